@@ -1,0 +1,36 @@
+"""cohortode: Bayesian ODE discovery from aggregate small-cohort data.
+
+Importing cohortode turns on JAX's 64-bit mode (``jax_enable_x64``): ODE solutions and likelihoods need float64.
+"""
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from ._errors import CandidateRejected as CandidateRejected  # noqa: E402
+from ._errors import CohortDataError as CohortDataError  # noqa: E402
+from ._errors import CohortDataWarning as CohortDataWarning  # noqa: E402
+from ._errors import CohortodeError as CohortodeError  # noqa: E402
+from ._errors import DiagnosticsWarning as DiagnosticsWarning  # noqa: E402
+from ._errors import ExpressionError as ExpressionError  # noqa: E402
+from ._errors import LLMBackendError as LLMBackendError  # noqa: E402
+from ._errors import ModelSpecError as ModelSpecError  # noqa: E402
+from .compile import SolverOptions as SolverOptions  # noqa: E402
+from .compile import compile_model as compile_model  # noqa: E402
+from .data import CohortData as CohortData  # noqa: E402
+from .datasets import list_cohorts as list_cohorts  # noqa: E402
+from .datasets import load_cohort as load_cohort  # noqa: E402
+from .infer import Fit as Fit  # noqa: E402
+from .infer import fit as fit  # noqa: E402
+from .likelihood import AggregateLikelihood as AggregateLikelihood  # noqa: E402
+from .likelihood import Linearisation as Linearisation  # noqa: E402
+from .likelihood import MonteCarlo as MonteCarlo  # noqa: E402
+from .likelihood import ResidualError as ResidualError  # noqa: E402
+from .likelihood import SigmaPoints as SigmaPoints  # noqa: E402
+from .spec import ODEModel as ODEModel  # noqa: E402
+from .spec import Parameter as Parameter  # noqa: E402
+from .spec import Prior as Prior  # noqa: E402
+from .spec import parse_expression as parse_expression  # noqa: E402
+from .synthetic import simulate_cohort as simulate_cohort  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,10 @@
+"""Inference: MAP, Laplace and NUTS fits of a structure to aggregate data."""
+
+from ._diagnostics import GOOD_RHAT as GOOD_RHAT
+from ._diagnostics import MIN_ESS_PER_CHAIN as MIN_ESS_PER_CHAIN
+from ._diagnostics import diagnose as diagnose
+from ._fit import Fit as Fit
+from ._fit import fit as fit
+from ._optimize import MapResult as MapResult
+from ._optimize import find_map as find_map
+from ._problem import BayesianProblem as BayesianProblem

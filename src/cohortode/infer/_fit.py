@@ -1,0 +1,272 @@
+"""``fit``: MAP, Laplace or NUTS fit of one structure to aggregate cohort data, and the :class:`Fit` result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from numpyro.infer import MCMC, NUTS, init_to_value
+
+from ..compile import SolverOptions
+from ..likelihood import AggregateLikelihood, MomentEngine
+from ..likelihood._residual import ErrorKind
+from ..spec import ODEModel, Prior
+from ._diagnostics import diagnose
+from ._optimize import MapResult, find_map, laplace_draws
+from ._problem import BayesianProblem
+
+__all__ = ["fit", "Fit"]
+
+Method = Literal["map", "laplace", "nuts"]
+STIFF_STEP_FRACTION = 0.25
+"""Tsit5 needing more than this fraction of ``max_steps`` at the MAP marks a structure as stiff (Kvaerno5 then)."""
+
+
+class Fit:
+    """The result of :func:`fit`.
+
+    Attributes
+    ----------
+    model, data, method
+        What was fitted, and how.
+    idata
+        ``arviz.InferenceData`` with groups ``posterior``, ``log_likelihood`` (variable ``y``, one entry per data
+        row), ``posterior_predictive`` (``mean`` and ``sd`` per row) and ``observed_data``.
+    map
+        The MAP result (every method starts there).
+    diagnostics
+        Summary dict (``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``ok``, ``problems``);
+        for MAP/Laplace, optimisation facts instead.
+    diagnostics_table
+        Per-parameter R-hat and ESS (NUTS only; empty otherwise).
+    solver
+        The ODE path used (``"tsit5"``, ``"kvaerno5"`` or ``"linear"``).
+    seconds
+        Wall time.
+    """
+
+    def __init__(self, problem: BayesianProblem, method: str, draws: dict[str, np.ndarray], map_result: MapResult,
+                 diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, seed: int):
+        self.problem = problem
+        self.likelihood = problem.likelihood
+        self.model: ODEModel = problem.likelihood.model
+        self.data = problem.likelihood.data
+        self.method = method
+        self.map = map_result
+        self.diagnostics = diagnostics
+        self.diagnostics_table = diagnostics_table
+        self.solver = problem.likelihood.compiled.solver
+        self.seconds = seconds
+        self._draws = draws  # name -> (chain, draw)
+        self.idata = self._inference_data(seed)
+
+    # --------------------------------------------------------------------------------------------- idata
+    def _flat_draws(self, max_draws: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        flat = {k: v.reshape(-1) for k, v in self._draws.items()}
+        n = len(next(iter(flat.values())))
+        if max_draws is not None and n > max_draws:
+            idx = np.random.default_rng(seed).choice(n, max_draws, replace=False)
+            flat = {k: v[idx] for k, v in flat.items()}
+        return flat
+
+    def _inference_data(self, seed: int) -> az.InferenceData:
+        lik = self.likelihood
+        chains, draws = next(iter(self._draws.values())).shape
+        flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
+        pointwise = jax.jit(jax.vmap(lik.pointwise))(flat)
+        mu, var = jax.jit(jax.vmap(self._row_moments))(flat)
+        mu, var = np.asarray(mu), np.asarray(var)
+        n = np.asarray(lik.n)
+        rng = np.random.default_rng(seed)
+        mean_rep = mu + np.sqrt(np.maximum(var, 0) / n) * rng.standard_normal(mu.shape)
+        k = np.maximum(n - 1, 1)
+        sd_rep = np.sqrt(np.maximum(var, 0) * rng.chisquare(k, size=mu.shape) / k)
+        shape = (chains, draws)
+        rows = np.arange(lik.n_rows)
+        obs = self.data.observations
+        return az.from_dict(
+            posterior={k: v for k, v in self._draws.items()},
+            log_likelihood={"y": np.asarray(pointwise).reshape(*shape, -1)},
+            posterior_predictive={"mean": mean_rep.reshape(*shape, -1), "sd": sd_rep.reshape(*shape, -1)},
+            observed_data={"mean": obs["mean"].to_numpy(float), "sd": obs["sd"].to_numpy(float)},
+            coords={"row": rows},
+            dims={"y": ["row"], "mean": ["row"], "sd": ["row"]},
+        )
+
+    def _row_moments(self, values):
+        lik = self.likelihood
+        mu = jnp.zeros(lik.n_rows)
+        var = jnp.zeros(lik.n_rows)
+        for layout in lik.layouts:
+            m, total = lik.moments(values, layout)
+            mu = mu.at[layout.rows].set(m.mean[layout.time_index, layout.obs_index])
+            var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
+        return mu, var
+
+    # ------------------------------------------------------------------------------------------- results
+    def summary(self, level: float = 0.9) -> pd.DataFrame:
+        """Posterior summary per parameter: mean, sd, median, equal-tailed interval, R-hat and ESS (NUTS)."""
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        rows = []
+        for name, v in self._draws.items():
+            x = v.reshape(-1)
+            rows.append({"parameter": name, "mean": x.mean(), "sd": x.std(ddof=1) if x.size > 1 else 0.0,
+                         "median": np.median(x), f"q{lo:.3g}": np.quantile(x, lo), f"q{hi:.3g}": np.quantile(x, hi),
+                         "map": self.map.values.get(name, np.nan)})
+        table = pd.DataFrame(rows).set_index("parameter")
+        if len(self.diagnostics_table):
+            table = table.join(self.diagnostics_table)
+        return table
+
+    def draws(self, name: str) -> np.ndarray:
+        """All draws of one site, flattened over chains."""
+        return self._draws[name].reshape(-1)
+
+    def predict(self, times: Sequence[float] | None = None, cohort: str | None = None, *, level: float = 0.9,
+                max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Predicted cohort mean and SD at ``times`` with credible bands.
+
+        Returns a tidy DataFrame with columns ``cohort, observable, time``; ``mean`` (posterior median of the cohort
+        mean) with ``mean_lower``/``mean_upper`` (its credible band at ``level``); ``sd`` (posterior median of the
+        SD of one individual's observation, between-subject plus residual) with ``sd_lower``/``sd_upper``.
+        """
+        lik = self.likelihood
+        layouts = [lay for lay in lik.layouts if cohort is None or lay.name == cohort]
+        if not layouts:
+            raise ValueError(f"unknown cohort {cohort!r}; cohorts are {[lay.name for lay in lik.layouts]}")
+        flat = {k: jnp.asarray(v) for k, v in self._flat_draws(max_draws, seed).items()}
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        frames = []
+        for layout in layouts:
+            ts = tuple(float(t) for t in (np.linspace(0, max(layout.times), 50) if times is None else times))
+            ts = tuple(sorted(set(ts)))
+
+            def one(values, layout=layout, ts=ts):
+                m, total = lik.moments(values, layout, ts)
+                return m.mean, jnp.sqrt(jnp.maximum(total, 0.0))
+            mean, sd = (np.asarray(a) for a in jax.jit(jax.vmap(one))(flat))
+            for j, obs_name in enumerate(self.model.observable_names):
+                frames.append(pd.DataFrame({
+                    "cohort": layout.name, "observable": obs_name, "time": ts,
+                    "mean": np.nanmedian(mean[:, :, j], axis=0),
+                    "mean_lower": np.nanquantile(mean[:, :, j], lo, axis=0),
+                    "mean_upper": np.nanquantile(mean[:, :, j], hi, axis=0),
+                    "sd": np.nanmedian(sd[:, :, j], axis=0),
+                    "sd_lower": np.nanquantile(sd[:, :, j], lo, axis=0),
+                    "sd_upper": np.nanquantile(sd[:, :, j], hi, axis=0),
+                }))
+        return pd.concat(frames, ignore_index=True)
+
+    def loo(self):
+        """PSIS-LOO of the fit (``arviz.loo`` on the pointwise log-likelihood)."""
+        return az.loo(self.idata, pointwise=True)
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        extra = ""
+        if self.method == "nuts":
+            extra = (f", max R-hat {d['max_r_hat']:.3f}, min ESS {d['min_ess_bulk']:.0f}, "
+                     f"divergences {d['divergences']}")
+        return f"Fit({self.method}, {self.model!r}, solver={self.solver}{extra}, {self.seconds:.1f} s)"
+
+
+def _choose_solver(problem: BayesianProblem, values: dict[str, float]) -> BayesianProblem:
+    lik = problem.likelihood
+    if lik.compiled.solver != "tsit5":
+        return problem
+    theta = np.array([values[n] for n in lik.model.parameter_names])
+    stiff = False
+    for layout in lik.layouts:
+        steps, ok = lik.compiled.num_steps(theta, np.asarray(layout.covariates), layout.schedule, layout.times)
+        if not ok or steps > STIFF_STEP_FRACTION * lik.compiled.options.max_steps:
+            stiff = True
+    if not stiff:
+        return problem
+    new = AggregateLikelihood(lik.model, lik.data, engine=lik.engine, error=lik.error, solver="kvaerno5",
+                              options=lik.compiled.options)
+    return BayesianProblem(new, problem.priors)
+
+
+def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentEngine = "sigma",
+        error: ErrorKind = "combined", priors: dict[str, Prior] | None = None, solver: str = "auto",
+        solver_options: SolverOptions | None = None, num_warmup: int = 500, num_samples: int = 500,
+        num_chains: int = 2, target_accept_prob: float = 0.9, laplace_draws_n: int = 1000, n_starts: int = 8,
+        seed: int = 0, progress: bool = False, warn: bool = True) -> Fit:
+    """Fit an ODE structure to aggregate cohort data.
+
+    Parameters
+    ----------
+    model
+        The structure (:class:`~cohortode.ODEModel`).
+    data
+        The cohort table (:class:`~cohortode.CohortData`).
+    method
+        ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
+        ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains run one after another, started at the MAP).
+    engine
+        Moment engine: ``"sigma"`` (default), ``"mc"``/``"mc:N"``, ``"fo"``, or a :class:`MomentEngine`.
+    error
+        Residual error: ``"additive"``, ``"proportional"`` or ``"combined"`` (default).
+    priors
+        Overrides of the default priors by site name (parameter names, ``omega_<name>``, ``sigma_add``,
+        ``sigma_prop``).
+    solver, solver_options
+        ODE path (see :func:`cohortode.compile.compile_model`); ``"auto"`` switches to Kvaerno5 when Tsit5 fails or
+        needs many steps at the MAP.
+    num_warmup, num_samples, num_chains, target_accept_prob
+        NUTS settings.
+    laplace_draws_n
+        Draws of the Laplace approximation.
+    n_starts
+        MAP starts (prior medians plus random ones).
+    seed
+        Seed of every random choice.
+    progress
+        Show NumPyro's progress bar.
+    warn
+        Emit :class:`~cohortode.DiagnosticsWarning` when diagnostics fail.
+
+    Returns
+    -------
+    Fit
+    """
+    if method not in ("map", "laplace", "nuts"):
+        raise ValueError(f"unknown method {method!r}; use 'map', 'laplace' or 'nuts'")
+    if method == "nuts" and num_chains < 1:
+        raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
+    start = time.perf_counter()
+    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
+    problem = BayesianProblem.build(lik, priors)
+    result = find_map(problem.model, n_starts=n_starts, seed=seed)
+    chosen = _choose_solver(problem, result.values)
+    if chosen is not problem:
+        problem = chosen
+        result = find_map(problem.model, n_starts=n_starts, seed=seed)
+    table = pd.DataFrame()
+    if method == "map":
+        draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
+        diag = {"log_density": result.log_density, "starts": result.all_log_densities, "ok": True, "problems": []}
+    elif method == "laplace":
+        flat, eig = laplace_draws(result, laplace_draws_n, seed)
+        draws = {k: v.reshape(1, -1) for k, v in flat.items()}
+        problems = [] if eig.min() > 0 else [f"Hessian not positive definite (min eigenvalue {eig.min():.3g})"]
+        diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
+                "problems": problems}
+    else:
+        kernel = NUTS(problem.model, forward_mode_differentiation=True, target_accept_prob=target_accept_prob,
+                      init_strategy=init_to_value(values=result.values))
+        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    chain_method="sequential", progress_bar=progress)
+        mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging",))
+        samples = mcmc.get_samples(group_by_chain=True)
+        draws = {k: np.asarray(samples[k]) for k in problem.site_names}
+        divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        idata = az.from_dict(posterior=draws)
+        diag, table = diagnose(idata, divergences, warn=warn)
+    return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed)

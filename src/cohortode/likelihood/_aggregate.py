@@ -1,0 +1,182 @@
+r"""The population likelihood of aggregate cohort statistics.
+
+For each reported row (cohort ``c``, time ``t``, observable ``o``) with sample mean :math:`\bar y`, sample SD
+:math:`s` and size :math:`n`, the moment engine predicts the population mean :math:`\mu` and the variance of one
+observation :math:`V = \mathrm{Var}_\eta[f] + \sigma_{add}^2 + \sigma_{prop}^2 E_\eta[f^2]`. Then
+
+- :math:`\bar y \sim N(\mu, V/n)`;
+- where an SD is given and :math:`n \ge 2`: :math:`(n-1) s^2 / V \sim \chi^2_{n-1}`.
+
+Both hold exactly when individual observations are normal and independent; :doc:`methods` lists the assumptions. The
+log-likelihood of a row is the sum of the two terms; rows are kept apart (pointwise) for PSIS-LOO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln
+
+from .._errors import CohortDataError, ModelSpecError
+from ..compile import CompiledModel, DoseEvent, DoseSchedule, SolverOptions, compile_model
+from ..spec import ODEModel
+from ._residual import ErrorKind, ResidualError
+from .moments import MomentEngine, Moments, get_engine
+
+__all__ = ["AggregateLikelihood", "CohortLayout"]
+
+
+@dataclass(frozen=True)
+class CohortLayout:
+    """Static layout of one cohort: doses, covariates, observation times and the rows they feed."""
+
+    name: str
+    schedule: DoseSchedule
+    covariates: tuple[float, ...]
+    times: tuple[float, ...]
+    rows: np.ndarray          # indices into the data rows
+    time_index: np.ndarray    # per row, index into ``times``
+    obs_index: np.ndarray     # per row, index into the model's observables
+
+
+class AggregateLikelihood:
+    """Pointwise log-likelihood of a model for a :class:`~cohortode.CohortData`.
+
+    Parameters
+    ----------
+    model
+        The structure.
+    data
+        The cohort table.
+    engine
+        Moment engine or its name (``"sigma"``, ``"mc"``, ``"mc:N"``, ``"fo"``).
+    error
+        Residual error kind.
+    solver, options
+        See :func:`cohortode.compile.compile_model`.
+
+    Notes
+    -----
+    Parameter values are passed as a mapping from site name to value: each parameter's typical value under its own
+    name, estimated IIV standard deviations under ``omega_<name>``, residual SDs under ``sigma_add`` and
+    ``sigma_prop``. Fixed IIV SDs come from the model.
+    """
+
+    def __init__(self, model: ODEModel, data, *, engine: str | MomentEngine = "sigma",
+                 error: ErrorKind | ResidualError = "combined", solver: str = "auto",
+                 options: SolverOptions | None = None):
+        self.model = model
+        self.data = data
+        self.engine = get_engine(engine)
+        self.error = error if isinstance(error, ResidualError) else ResidualError(error)
+        self.compiled: CompiledModel = compile_model(model, solver, options)
+        data.check_observables(model.observable_names)
+        if len(data.dosing):
+            data.check_dose_targets(model.states)
+        obs = data.observations
+        self.n_rows = len(obs)
+        self.ybar = jnp.asarray(obs["mean"].to_numpy(dtype=float))
+        s = obs["sd_used"].to_numpy(dtype=float)
+        n = obs["n"].to_numpy(dtype=float)
+        self.has_sd = jnp.asarray(np.isfinite(s) & (n >= 2))
+        self.s2 = jnp.asarray(np.where(np.isfinite(s), s, 0.0) ** 2)
+        self.n = jnp.asarray(n)
+        self.layouts = tuple(self._layout(c) for c in data.cohorts)
+        self.random_effects = tuple(p.name for p in model.parameters
+                                    if p.iiv_estimated or (p.iiv_fixed or 0.0) > 0)
+        # random effect j acts on parameter _re_map[:, j] (a 0/1 matrix, so eta enters as theta * exp(M @ eta))
+        self._re_map = np.zeros((len(model.parameters), len(self.random_effects)))
+        for j, name in enumerate(self.random_effects):
+            self._re_map[model.parameter_names.index(name), j] = 1.0
+
+    # ------------------------------------------------------------------------------------------------ layout
+    def _layout(self, cohort: str) -> CohortLayout:
+        data, model = self.data, self.model
+        obs = data.observations
+        mask = (obs["cohort"] == cohort).to_numpy()
+        rows = np.flatnonzero(mask)
+        times = tuple(sorted(set(obs["time"].to_numpy(dtype=float)[rows].tolist())))
+        t_index = np.array([times.index(t) for t in obs["time"].to_numpy(dtype=float)[rows]], dtype=int)
+        names = list(model.observable_names)
+        o_index = np.array([names.index(o) for o in obs["observable"].to_numpy()[rows]], dtype=int)
+        events = []
+        if len(data.dosing):
+            dose = data.dosing[data.dosing["cohort"] == cohort]
+            for _, r in dose.iterrows():
+                events.append(DoseEvent(float(r["time"]), model.states.index(str(r["target"])),
+                                        float(r["amount"]), float(r["duration"])))
+        cov = []
+        for c in model.covariates:
+            table = data.covariates
+            if c not in table.columns:
+                raise ModelSpecError(f"model covariate {c!r} is not in the cohort table's covariates "
+                                     f"({', '.join(map(str, table.columns)) or 'none'}); add it to covariates.csv")
+            value = float(table.loc[cohort, c])
+            if not np.isfinite(value):
+                raise CohortDataError(f"covariate {c!r} has no value for cohort {cohort!r}", file=data.source,
+                                      column=c)
+            cov.append(value)
+        return CohortLayout(cohort, DoseSchedule(tuple(events)), tuple(cov), times, rows, t_index, o_index)
+
+    # ------------------------------------------------------------------------------------------------ pieces
+    def unpack(self, values: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray, dict[str, jnp.ndarray]]:
+        """Typical values (model order), random-effect SDs (``random_effects`` order) and residual SDs."""
+        theta = jnp.stack([jnp.asarray(values[n], dtype=jnp.float64) for n in self.model.parameter_names])
+        omegas = []
+        for name in self.random_effects:
+            p = self.model.parameter(name)
+            omegas.append(jnp.asarray(values[f"omega_{name}"] if p.iiv_estimated else p.iiv_fixed,
+                                      dtype=jnp.float64))
+        omega = jnp.stack(omegas) if omegas else jnp.zeros(0)
+        sigmas = {k: jnp.asarray(values[k], dtype=jnp.float64) for k in self.error.parameter_names}
+        return theta, omega, sigmas
+
+    def individual(self, theta: jnp.ndarray, layout: CohortLayout, times: tuple[float, ...] | None = None):
+        """``f(eta)``: observables of an individual with random effects ``eta`` (shape ``(times, observables)``)."""
+        times = layout.times if times is None else times
+        re_map = jnp.asarray(self._re_map)
+
+        def f(eta):
+            params = theta if eta.shape[0] == 0 else theta * jnp.exp(re_map @ eta)
+            return self.compiled.simulate(params, jnp.asarray(layout.covariates), layout.schedule, times)
+        return f
+
+    def moments(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,
+                times: tuple[float, ...] | None = None) -> tuple[Moments, jnp.ndarray]:
+        """Population moments of the noise-free prediction, and the total variance of one observation."""
+        theta, omega, sigmas = self.unpack(values)
+        m = self.engine.moments(self.individual(theta, layout, times), omega)
+        total = m.var + self.error.variance(sigmas, m.second)
+        return m, total
+
+    # -------------------------------------------------------------------------------------------- likelihood
+    def pointwise(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+        """Log-likelihood of each data row (shape ``(n_rows,)``); ``-inf`` where the solve failed."""
+        mu = jnp.zeros(self.n_rows)
+        var = jnp.ones(self.n_rows)
+        for layout in self.layouts:
+            m, total = self.moments(values, layout)
+            mu = mu.at[layout.rows].set(m.mean[layout.time_index, layout.obs_index])
+            var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
+        return row_loglik(self.ybar, self.s2, self.n, self.has_sd, mu, var)
+
+    def __call__(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+        """Total log-likelihood."""
+        return jnp.sum(self.pointwise(values))
+
+
+def row_loglik(ybar, s2, n, has_sd, mu, var):
+    """Per-row log-likelihood of a sample mean and a sample variance (see the module docstring)."""
+    ok = jnp.isfinite(mu) & jnp.isfinite(var) & (var > 0)
+    v = jnp.where(ok, var, 1.0)
+    m = jnp.where(ok, mu, 0.0)
+    ll_mean = -0.5 * (jnp.log(2 * jnp.pi * v / n) + n * (ybar - m) ** 2 / v)
+    k = jnp.maximum(n - 1.0, 1.0)
+    q = jnp.where(has_sd, k * s2 / v, 1.0)
+    ll_var = (0.5 * k - 1.0) * jnp.log(q) - 0.5 * q - 0.5 * k * jnp.log(2.0) - gammaln(0.5 * k) + jnp.log(k / v)
+    ll = ll_mean + jnp.where(has_sd, ll_var, 0.0)
+    return jnp.where(ok, ll, -jnp.inf)
