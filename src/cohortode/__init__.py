@@ -1,11 +1,17 @@
 """cohortode: Bayesian ODE discovery from aggregate small-cohort data.
 
-Importing cohortode turns on JAX's 64-bit mode (``jax_enable_x64``): ODE solutions and likelihoods need float64.
+Importing cohortode turns on JAX's 64-bit mode (``jax_enable_x64``): ODE solutions and likelihoods need float64. It
+also turns on JAX's persistent compilation cache in the user cache directory (``<cache>/cohortode/jax``), so a
+structure compiled once is not compiled again in a later process; set ``COHORTODE_JAX_CACHE`` to another folder, or
+to ``0`` to leave JAX's cache settings alone.
 """
 
 import jax as _jax
 
+from ._config import enable_compilation_cache as _enable_compilation_cache
+
 _jax.config.update("jax_enable_x64", True)
+_enable_compilation_cache()
 
 from ._errors import CandidateRejected as CandidateRejected  # noqa: E402
 from ._errors import CohortDataError as CohortDataError  # noqa: E402

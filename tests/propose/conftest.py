@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def llm_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session-wide cache root for converted models (the user's cache is never touched)."""
-    return tmp_path_factory.mktemp("cohortode-cache")
+def llm_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session-wide cache root for converted models (the user's cache is never touched).
+
+    Removed at the end of the session: a converted model takes about 0.5 GB.
+    """
+    path = tmp_path_factory.mktemp("cohortode-cache")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -41,5 +48,7 @@ def embedded_backend(llm_cache_dir: Path) -> object:
         mp.setenv("COHORTODE_CACHE_DIR", str(llm_cache_dir))
         mp.delenv("COHORTODE_LLM", raising=False)
         mp.setattr(socket.socket, "connect", _refuse_connection)
-        backend = TransformersBackend()
+        # One torch thread: on a small shared CI machine, OpenMP threads that spin while competing for
+        # cores make generation 3-10x slower; for a 135M model one thread is about as fast anyway.
+        backend = TransformersBackend(threads=1)
     return backend

@@ -23,7 +23,6 @@ import diffrax
 import jax
 import jax.numpy as jnp
 import sympy
-from jax.scipy.linalg import expm
 
 from ..spec import TIME, ODEModel, symbol
 from ._jaxify import jax_function
@@ -159,7 +158,7 @@ class CompiledModel:
         z = jnp.concatenate([y, jnp.ones(1)])
 
         def at(dt):
-            return (expm(m * dt) @ z)[:n]
+            return (expm_fixed(m * dt) @ z)[:n]
 
         ys = None
         if seg.save_times:
@@ -213,6 +212,29 @@ class CompiledModel:
         return steps, ok
 
 
+EXPM_SQUARINGS = 20
+"""Squarings of the fixed-cost matrix exponential: exact to rounding for ``||M dt|| <= 2**19``."""
+EXPM_TAYLOR_ORDER = 10
+
+
+def expm_fixed(m):
+    """Matrix exponential by scaling and squaring with a Taylor polynomial, at a fixed cost.
+
+    ``jax.scipy.linalg.expm`` chooses its Pade order with branches that all run under ``vmap``; this version has no
+    control flow: scale by ``2**-20``, a degree-10 Taylor polynomial (Horner), then 20 squarings. For
+    ``||M|| <= 2**19`` the scaled norm is at most 0.5 and the truncation error below ``1e-16`` relative; larger norms
+    give non-finite or inaccurate results, which the checks downstream treat as a failed solve.
+    """
+    a = m / (2.0**EXPM_SQUARINGS)
+    eye = jnp.eye(m.shape[0], dtype=m.dtype)
+    out = eye
+    for k in range(EXPM_TAYLOR_ORDER, 0, -1):
+        out = eye + (a @ out) / k
+    for _ in range(EXPM_SQUARINGS):
+        out = out @ out
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def _compile_cached(key: str, model: ODEModel, solver: str, options: SolverOptions) -> CompiledModel:
     return CompiledModel(model, solver, options)
@@ -226,17 +248,16 @@ def compile_model(model: ODEModel, solver: SolverName = "auto", options: SolverO
     model
         The structure.
     solver
-        ``"auto"`` takes ``"tsit5"``, and the fitting stage switches a structure to ``"kvaerno5"`` when Tsit5 fails
-        or needs many steps (stiffness). ``"linear"`` (matrix exponential, exact; for right-hand sides affine in the
-        states and free of ``t``) was measured slower than Tsit5 per gradient on a two-state model
-        (``benchmarks/nuts_ode_vs_closed_form.py``), so it is not chosen automatically. ``"linear"``, ``"tsit5"``
-        and ``"kvaerno5"`` force a path.
+        ``"auto"`` takes ``"linear"`` (the exact matrix-exponential solution, :func:`expm_fixed`) when the
+        right-hand side is affine in the states and free of ``t``, else ``"tsit5"``; the fitting stage switches a
+        structure to ``"kvaerno5"`` when Tsit5 fails or needs many steps (stiffness). ``"linear"``, ``"tsit5"`` and
+        ``"kvaerno5"`` force a path.
     options
         Tolerances and step limit.
     """
     options = options or SolverOptions()
     if solver == "auto":
-        solver = "tsit5"
+        solver = "linear" if model.linear_system() is not None else "tsit5"
     key = "\n".join([*model.equations(), ",".join(model.parameter_names), ",".join(model.covariates)])
     return _compile_cached(key, model, solver, options)
 

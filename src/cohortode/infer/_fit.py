@@ -14,7 +14,7 @@ import pandas as pd
 from numpyro.infer import MCMC, NUTS, init_to_value
 
 from ..compile import SolverOptions
-from ..likelihood import AggregateLikelihood, MomentEngine
+from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._diagnostics import diagnose
@@ -79,9 +79,7 @@ class Fit:
         lik = self.likelihood
         chains, draws = next(iter(self._draws.values())).shape
         flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
-        pointwise = jax.jit(jax.vmap(lik.pointwise))(flat)
-        mu, var = jax.jit(jax.vmap(self._row_moments))(flat)
-        mu, var = np.asarray(mu), np.asarray(var)
+        pointwise, mu, var = (np.asarray(a) for a in jax.jit(jax.vmap(self._row_quantities))(flat))
         n = np.asarray(lik.n)
         rng = np.random.default_rng(seed)
         mean_rep = mu + np.sqrt(np.maximum(var, 0) / n) * rng.standard_normal(mu.shape)
@@ -99,15 +97,11 @@ class Fit:
             dims={"y": ["row"], "mean": ["row"], "sd": ["row"]},
         )
 
-    def _row_moments(self, values):
+    def _row_quantities(self, values):
+        """Pointwise log-likelihood, predicted mean and total variance of every row (one pass)."""
         lik = self.likelihood
-        mu = jnp.zeros(lik.n_rows)
-        var = jnp.zeros(lik.n_rows)
-        for layout in lik.layouts:
-            m, total = lik.moments(values, layout)
-            mu = mu.at[layout.rows].set(m.mean[layout.time_index, layout.obs_index])
-            var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
-        return mu, var
+        mu, var = lik.row_moments(values)
+        return row_loglik(lik.ybar, lik.s2, lik.n, lik.has_sd, mu, var), mu, var
 
     # ------------------------------------------------------------------------------------------- results
     def summary(self, level: float = 0.9) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.util import initialize_model
-from numpyro.infer import init_to_median, init_to_uniform
+from numpyro.infer import init_to_median
 from scipy.optimize import minimize
 
 __all__ = ["MapResult", "find_map", "laplace_draws"]
@@ -48,6 +48,16 @@ def _setup(model, seed: int, strategy):
     return z0, unravel, potential, info.postprocess_fn
 
 
+def _forward_value_and_grad(f, dim: int):
+    """Value and gradient of a scalar function by forward mode: one primal and ``dim`` tangents, batched."""
+    basis = jnp.eye(dim)
+
+    def vg(z):
+        value, tangents = jax.vmap(lambda v: jax.jvp(f, (z,), (v,)), out_axes=(None, 0))(basis)
+        return value, tangents
+    return vg
+
+
 def find_map(model, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> MapResult:
     """Maximise the log posterior from the prior medians and ``n_starts - 1`` random starts.
 
@@ -55,18 +65,15 @@ def find_map(model, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> 
     density is not finite are skipped; the best finite optimum wins.
     """
     z_med, unravel, potential, post = _setup(model, seed, init_to_median(num_samples=15))
-    grad = jax.jit(jax.jacfwd(potential))
-    starts = [np.asarray(z_med)]
-    for i in range(1, n_starts):
-        try:
-            z, _, _, _ = _setup(model, seed + 1000 + i, init_to_uniform(radius=1.0))
-            starts.append(np.asarray(z_med) + np.asarray(z))
-        except RuntimeError:  # numpyro could not find a finite start
-            continue
+    value_and_grad = jax.jit(_forward_value_and_grad(potential, z_med.shape[0]))
+    rng = np.random.default_rng(seed)
+    z_med = np.asarray(z_med)
+    # random starts: uniform within +-1 of the prior medians in the unconstrained (log) space
+    starts = [z_med] + [z_med + rng.uniform(-1.0, 1.0, z_med.shape) for _ in range(n_starts - 1)]
 
     def fun(z):
-        v = float(potential(z))
-        g = np.asarray(grad(z))
+        v, g = value_and_grad(jnp.asarray(z))
+        v, g = float(v), np.asarray(g)
         if not np.isfinite(v) or not np.all(np.isfinite(g)):
             return 1e300, np.zeros_like(z)
         return v, g

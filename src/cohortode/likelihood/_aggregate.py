@@ -154,14 +154,19 @@ class AggregateLikelihood:
         return m, total
 
     # -------------------------------------------------------------------------------------------- likelihood
-    def pointwise(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
-        """Log-likelihood of each data row (shape ``(n_rows,)``); ``-inf`` where the solve failed."""
+    def row_moments(self, values: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Predicted mean and total variance of one observation, for every data row."""
         mu = jnp.zeros(self.n_rows)
         var = jnp.ones(self.n_rows)
         for layout in self.layouts:
             m, total = self.moments(values, layout)
             mu = mu.at[layout.rows].set(m.mean[layout.time_index, layout.obs_index])
             var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
+        return mu, var
+
+    def pointwise(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+        """Log-likelihood of each data row (shape ``(n_rows,)``); ``-inf`` where the solve failed."""
+        mu, var = self.row_moments(values)
         return row_loglik(self.ybar, self.s2, self.n, self.has_sd, mu, var)
 
     def __call__(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:

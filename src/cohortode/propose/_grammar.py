@@ -84,20 +84,21 @@ def mechanism_line(categories: Sequence[str], choice: Sequence[str]) -> str:
     return "; ".join(f"{c}: {b}" for c, b in zip(categories, choice))
 
 
-def mechanism_grammar(categories: Mapping[str, Sequence[object]]) -> str:
+def mechanism_grammar(categories: Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]]) -> str:
     """EBNF for one line choosing one block per category.
 
     Parameters
     ----------
     categories
         Category name -> its blocks (objects with a ``name`` attribute, or plain block names), in the order
-        the line lists them; typically ``library.categories(problem)``.
+        the line lists them; typically ``library.categories(problem)``. A sequence of such mappings (one per
+        library family that fits the problem) gives a grammar whose line follows any one of them.
 
     Returns
     -------
     str
         xgrammar EBNF with start rule ``root``, e.g.
-        ``root ::= "absorption: " cat_0 "; " "elimination: " cat_1`` and
+        ``root ::= "absorption: " cat_0 "; elimination: " cat_1`` and
         ``cat_0 ::= "first_order_absorption" | "zero_order_absorption"``.
 
     Raises
@@ -105,19 +106,28 @@ def mechanism_grammar(categories: Mapping[str, Sequence[object]]) -> str:
     ValueError
         If there are no categories, a category has no blocks, or a name is not a plain identifier.
     """
-    if not categories:
+    sets = [categories] if isinstance(categories, Mapping) else list(categories)
+    if not sets or any(not isinstance(c, Mapping) or not c for c in sets):
         raise ValueError("categories: expected at least one category with blocks")
-    parts: list[str] = []
+    alternatives: list[str] = []
     rules: list[str] = []
-    for i, (category, blocks) in enumerate(categories.items()):
-        _check_name(category, "category name")
-        names = [_check_name(getattr(b, "name", b), f"block name in category {category!r}") for b in blocks]
-        if not names:
-            raise ValueError(f"category {category!r} has no blocks")
-        prefix = f"{category}: " if i == 0 else f"; {category}: "
-        parts.append(f"{_literal(prefix)} {_rule_name('cat', i)}")
-        rules.append(f"{_rule_name('cat', i)} ::= " + " | ".join(_literal(n) for n in dict.fromkeys(names)))
-    return "\n".join(["root ::= " + " ".join(parts), *rules]) + "\n"
+    rule_of: dict[tuple[str, ...], str] = {}
+    for cats in sets:
+        parts: list[str] = []
+        for i, (category, blocks) in enumerate(cats.items()):
+            _check_name(category, "category name")
+            names = tuple(dict.fromkeys(
+                _check_name(getattr(b, "name", b), f"block name in category {category!r}") for b in blocks))
+            if not names:
+                raise ValueError(f"category {category!r} has no blocks")
+            if names not in rule_of:
+                rule_of[names] = _rule_name("cat", len(rule_of))
+                rules.append(f"{rule_of[names]} ::= " + " | ".join(_literal(n) for n in names))
+            prefix = f"{category}: " if i == 0 else f"; {category}: "
+            parts.append(f"{_literal(prefix)} {rule_of[names]}")
+        alternatives.append(" ".join(parts))
+    root = "root ::= " + " | ".join(f"({a})" if len(alternatives) > 1 else a for a in alternatives)
+    return "\n".join([root, *rules]) + "\n"
 
 
 def expression_grammar(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -13,19 +14,18 @@ from ..spec import ODEModel
 from ._candidate import Candidate
 from ._feedback import Feedback, model_from_equations
 from ._problem import Problem
-from ._validate import deduplicate, validate_model
+from ._validate import validate_model
 from .base import Proposer
 from .motifs import MotifLibrary, default_library, mutate
+from .motifs._library import problem_key
 
 __all__ = ["MotifProposer"]
 
+# valid compositions per library, shared by the proposers that use it
+_POOLS: weakref.WeakKeyDictionary[MotifLibrary, dict[tuple, list[tuple[Candidate, str]]]] = (
+    weakref.WeakKeyDictionary())
+
 _EQUATIONS = re.compile(r"d\(\s*[A-Za-z][A-Za-z0-9_]*\s*\)\s*/\s*dt\s*=")
-
-
-def _problem_key(problem: Problem) -> tuple:
-    return (problem.name, problem.state_names, tuple(problem.observables.items()), tuple(problem.initial.items()),
-            problem.covariates, problem.domain, problem.dose_targets, problem.bolus_targets,
-            problem.infused_targets)
 
 
 class MotifProposer(Proposer):
@@ -58,14 +58,31 @@ class MotifProposer(Proposer):
         self.max_complexity = max_complexity
         self.n_best = n_best
         self.mutation_share = mutation_share
-        self._compositions: dict[tuple, list[Candidate]] = {}
-        self._parsed: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self._texts: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self._models: dict[tuple[str, tuple[str, ...]], ODEModel] = {}
+        self._canonical_done: set[tuple[str, tuple[str, ...]]] = set()
+        self._registered: set[tuple] = set()
 
     # ----------------------------------------------------------------------------------------------- helpers
-    def _valid_compositions(self, problem: Problem) -> list[Candidate]:
-        key = _problem_key(problem)
-        if key not in self._compositions:
-            out = []
+    def _remember(self, model: ODEModel, covariates: tuple[str, ...], h: str | None = None) -> str:
+        """Register the equation texts that name ``model``'s structure; returns its hash."""
+        h = model.structure_hash if h is None else h
+        eq = model.equations()
+        for text in ("\n".join(eq), "; ".join(eq), h):
+            self._texts[(text.strip(), covariates)] = h
+        self._models.setdefault((h, covariates), model)
+        return h
+
+    def _valid_compositions(self, problem: Problem) -> list[tuple[Candidate, str]]:
+        """The valid, distinct compositions of the problem with their structure hashes.
+
+        Cached per library, problem structure and limits, so that proposers sharing a library share the work.
+        """
+        key = (problem_key(problem), self.max_parameters, self.max_complexity)
+        pools = _POOLS.setdefault(self.library, {})
+        if key not in pools:
+            out: list[tuple[Candidate, str]] = []
+            seen: set[str] = set()
             for cand in self.library.candidates(problem):
                 if cand.model is None:
                     continue
@@ -74,43 +91,51 @@ class MotifProposer(Proposer):
                                    max_complexity=self.max_complexity)
                 except CandidateRejected:
                     continue
-                out.append(cand)
-            self._compositions[key] = deduplicate(out)
-        return [c for c in self._compositions[key] if c.status == "valid"]
+                h = cand.model.structure_hash
+                if h not in seen:
+                    seen.add(h)
+                    out.append((cand, h))
+            pools[key] = out
+        if key not in self._registered:
+            self._registered.add(key)
+            for cand, h in pools[key]:
+                self._remember(cand.model, problem.covariates, h)  # type: ignore[arg-type]
+        return pools[key]
 
     def _hash_of_text(self, text: str, covariates: tuple[str, ...]) -> str | None:
-        key = (text, covariates)
-        if key not in self._parsed:
+        key = (text.strip(), covariates)
+        if key not in self._texts and _EQUATIONS.search(text):
             try:
-                self._parsed[key] = model_from_equations(text, covariates).structure_hash
+                self._texts[key] = model_from_equations(text, covariates).structure_hash
             except (ModelSpecError, ValueError):
-                self._parsed[key] = None
-        return self._parsed[key]
+                self._texts[key] = None
+        return self._texts.get(key)
 
-    def _seen(self, problem: Problem, feedback: Feedback | None) -> tuple[set[str], set[str]]:
-        """(structure hashes, raw texts) already tried."""
+    def _register_canonical_texts(self) -> None:
+        """Map canonical texts of every structure met so far to their hashes (done lazily: canonical is costly)."""
+        for (h, covariates), model in self._models.items():
+            if (h, covariates) not in self._canonical_done:
+                self._canonical_done.add((h, covariates))
+                self._texts[(model.canonical().strip(), covariates)] = h
+
+    def _seen(self, problem: Problem, feedback: Feedback | None) -> set[str]:
+        """Structure hashes of everything the feedback names as tried, rejected or scored."""
         hashes: set[str] = set()
-        texts: set[str] = set()
         if feedback is None:
-            return hashes, texts
+            return hashes
         items = [*feedback.tried, *(t for t, _ in feedback.rejected)]
         items += ["\n".join(s.equations) for s in feedback.best]
+        pending = []
         for text in items:
-            texts.add(text.strip())
-            if _EQUATIONS.search(text):
-                h = self._hash_of_text(text, problem.covariates)
-                if h is not None:
-                    hashes.add(h)
-        return hashes, texts
-
-    @staticmethod
-    def _known(model: ODEModel, hashes: set[str], texts: set[str]) -> bool:
-        if model.structure_hash in hashes:
-            return True
-        if not texts:
-            return False
-        eq = model.equations()
-        return bool({model.structure_hash, model.canonical().strip(), "\n".join(eq), "; ".join(eq)} & texts)
+            h = self._hash_of_text(text, problem.covariates)
+            if h is None:
+                pending.append(text)
+            else:
+                hashes.add(h)
+        if pending:  # canonical texts (or unknown ones): compare with the canonical texts of known structures
+            self._register_canonical_texts()
+            hashes |= {h for t in pending if (h := self._texts.get((t.strip(), problem.covariates))) is not None}
+        return hashes
 
     def _mutants(self, problem: Problem, feedback: Feedback, want: int, rng: np.random.Generator,
                  hashes: set[str]) -> list[Candidate]:
@@ -118,25 +143,31 @@ class MotifProposer(Proposer):
         parents = []
         for scored in feedback.ranked()[: self.n_best]:
             try:
-                parents.append((scored, model_from_equations(scored.equations, problem.covariates)))
+                parents.append((scored, model_from_equations(scored.equations, problem.covariates), ""))
             except (ModelSpecError, ValueError):
                 continue
         if not parents or want <= 0:
             return out
-        for _ in range(3):  # a few passes: mutants can collide with known structures
-            for rank, (scored, parent) in enumerate(parents):
+        for _ in range(4):  # later passes also mutate earlier mutants
+            produced = []
+            for rank, (scored, parent, history) in enumerate(parents):
                 if len(out) >= want:
                     return out
                 share = max(1, math.ceil((want - len(out)) / (len(parents) - rank)))
-                for model in mutate(parent, problem, rng, n=share, max_parameters=self.max_parameters,
-                                    max_complexity=self.max_complexity):
-                    if model.structure_hash in hashes or len(out) >= want:
-                        continue
-                    hashes.add(model.structure_hash)
+                for model in mutate(parent, problem, rng, n=share, exclude=hashes,
+                                    max_parameters=self.max_parameters, max_complexity=self.max_complexity):
+                    if len(out) >= want:
+                        break
+                    hashes.add(self._remember(model, problem.covariates))
+                    steps = f"{history}; then {model.description}" if history else model.description
+                    produced.append((scored, model, steps))
                     out.append(Candidate(
                         model, "\n".join(model.equations()), "mutation", mechanism=(),
-                        description=f"{model.description} (mutation of the structure with {scored.score_name} "
+                        description=f"{steps} (mutation of the structure with {scored.score_name} "
                                     f"{scored.score:.4g})"))
+            if len(out) >= want or not produced:
+                break
+            parents = parents + produced
         return out
 
     # -------------------------------------------------------------------------------------------------- API
@@ -159,21 +190,20 @@ class MotifProposer(Proposer):
         if k <= 0:
             return []
         rng = np.random.default_rng(seed)
-        hashes, texts = self._seen(problem, feedback)
-        pool = [c for c in self._valid_compositions(problem) if not self._known(c.model, hashes, texts)]
+        pool = self._valid_compositions(problem)
+        hashes = self._seen(problem, feedback)
+        pool = [(c, h) for c, h in pool if h not in hashes]
         ties = rng.permutation(len(pool))
-        order = sorted(range(len(pool)), key=lambda i: (len(pool[i].model.parameters), pool[i].model.complexity,
-                                                        int(ties[i])))
+        order = sorted(range(len(pool)), key=lambda i: (len(pool[i][0].model.parameters), int(ties[i])))
         pool = [pool[i] for i in order]
         has_best = feedback is not None and bool(feedback.best)
         reserved = int(round(self.mutation_share * k)) if has_best else 0
-        chosen = [replace(c) for c in pool[: k - reserved]]
-        for c in chosen:
-            hashes.add(c.structure_hash)
+        chosen = [replace(c) for c, _ in pool[: k - reserved]]
+        hashes |= {h for _, h in pool[: k - reserved]}
         if has_best and len(chosen) < k:
             assert feedback is not None
             chosen += self._mutants(problem, feedback, k - len(chosen), rng, hashes)
         if len(chosen) < k and reserved:
-            extra = [c for c in pool[k - reserved:] if c.structure_hash not in hashes]
+            extra = [c for c, h in pool[k - reserved:] if h not in hashes]
             chosen += [replace(c) for c in extra[: k - len(chosen)]]
         return chosen

@@ -258,11 +258,15 @@ def _build(problem: Problem, states: Sequence[str], rhs: Mapping[str, sympy.Expr
     return ParsedEquations(model, "", eq_text)
 
 
-def parse_mechanism(text: str, categories: Mapping[str, Sequence[object]]) -> ParsedMechanism:
+def parse_mechanism(
+    text: str,
+    categories: Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]],
+) -> ParsedMechanism:
     """Parse a mechanism line (``category: block; category: block; ...``) into one block name per category.
 
-    Block names may also be given without the ``category:`` labels, separated by ``;``, ``,`` or new lines; the
-    first line that names blocks is used. Unknown block names, missing or repeated categories are rejected.
+    Block names may also be given without the ``category:`` labels, separated by ``;``, ``,`` or new lines.
+    Unknown block names, blocks under the wrong category, two blocks for one category and missing categories are
+    rejected.
 
     Parameters
     ----------
@@ -270,7 +274,8 @@ def parse_mechanism(text: str, categories: Mapping[str, Sequence[object]]) -> Pa
         The model output.
     categories
         Category -> blocks (objects with a ``name`` attribute, or names), in order; usually
-        ``library.categories(problem)``.
+        ``library.categories(problem)``. A sequence of such mappings (one per library family) accepts a complete
+        choice for any one of them.
 
     Returns
     -------
@@ -280,17 +285,21 @@ def parse_mechanism(text: str, categories: Mapping[str, Sequence[object]]) -> Pa
     reason = _too_long(text)
     if reason:
         return ParsedMechanism(None, reason)
-    names = {c: [str(getattr(b, "name", b)) for b in blocks] for c, blocks in categories.items()}
+    sets = [categories] if isinstance(categories, Mapping) else list(categories)
+    named = [{str(c): [str(getattr(b, "name", b)) for b in blocks] for c, blocks in cats.items()} for cats in sets]
     owner: dict[str, str] = {}
-    for c, blocks in names.items():
-        for b in blocks:
-            owner.setdefault(b, c)
-    lines = clean_lines(text)
-    # a mechanism may come on one line or one category per line
+    all_categories: dict[str, list[str]] = {}
+    for names in named:
+        for c, blocks in names.items():
+            all_categories.setdefault(c, [])
+            for b in blocks:
+                owner.setdefault(b, c)
+                if b not in all_categories[c]:
+                    all_categories[c].append(b)
     items: list[str] = []
-    for line in lines:
+    for line in clean_lines(text):
         items.extend(p.strip() for p in re.split(r"[;,]", line) if p.strip())
-        if len(items) > 4 * max(1, len(names)) + 16:
+        if len(items) > 4 * max(1, len(all_categories)) + 16:
             break
     chosen: dict[str, str] = {}
     unknown: list[str] = []
@@ -304,11 +313,11 @@ def parse_mechanism(text: str, categories: Mapping[str, Sequence[object]]) -> Pa
         if bad:
             return ParsedMechanism(None, f"block name {value[:40]!r}: {bad}")
         if value not in owner:
-            if sep and label in names:
+            if sep and label in all_categories:
                 unknown.append(f"{value[:40]!r} (category {label!r})")
             continue
         category = owner[value]
-        if sep and label in names and label != category:
+        if sep and label in all_categories and label != category:
             return ParsedMechanism(None, f"block {value!r} belongs to category {category!r}, not {label!r}")
         if category in chosen and chosen[category] != value:
             return ParsedMechanism(None, f"two blocks chosen for category {category!r}: {chosen[category]!r} and "
@@ -316,9 +325,14 @@ def parse_mechanism(text: str, categories: Mapping[str, Sequence[object]]) -> Pa
         chosen[category] = value
     if unknown:
         return ParsedMechanism(None, f"unknown block name(s): {', '.join(unknown[:5])}")
-    missing = [c for c in names if c not in chosen]
+    for names in named:
+        if set(chosen) == set(names):
+            return ParsedMechanism(tuple(chosen[c] for c in names))
+    best = max(named, key=lambda names: len(set(chosen) & set(names)))
+    missing = [c for c in best if c not in chosen]
     if missing:
         return ParsedMechanism(None, f"no block chosen for categor{'y' if len(missing) == 1 else 'ies'} "
-                                     f"{missing}; choose one of: " + "; ".join(f"{c}: {' | '.join(names[c])}"
+                                     f"{missing}; choose one of: " + "; ".join(f"{c}: {' | '.join(best[c])}"
                                                                             for c in missing))
-    return ParsedMechanism(tuple(chosen[c] for c in names))
+    extra = [c for c in chosen if c not in best]
+    return ParsedMechanism(None, f"blocks of categories {extra} do not combine with {list(best)}")

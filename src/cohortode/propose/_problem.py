@@ -146,6 +146,10 @@ class Problem:
             raise ModelSpecError(f"problem {self.name!r}: unknown domain {self.domain!r}; use one of {DOMAINS} "
                                  "or None for any")
 
+    def __hash__(self) -> int:
+        return hash((self.name, self.states, tuple(sorted(self.observables.items())), self.context, self.domain,
+                     self.covariates, tuple(sorted(self.initial.items())), self.time_unit))
+
     # ------------------------------------------------------------------------------------------------ views
     @property
     def state_names(self) -> tuple[str, ...]:

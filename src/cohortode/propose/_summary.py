@@ -82,7 +82,8 @@ class ObservableSummary:
         """One or two compact sentences, e.g. ``"conc (cohort a, 11 times over 0-24 h): rises to a peak ..."``."""
         tu = f" {self.time_unit}" if self.time_unit else ""
         vu = f" {self.unit}" if self.unit else ""
-        head = f"{self.observable} (cohort {self.cohort}, {self.n_times} times over {_g(self.t_first)}-{_g(self.t_last)}{tu})"
+        span = f"{_g(self.t_first)}-{_g(self.t_last)}{tu}"
+        head = f"{self.observable} (cohort {self.cohort}, {self.n_times} times over {span})"
         if self.shape == "increasing":
             body = f"increases from {_g(self.first_value)} to {_g(self.last_value)}{vu}"
         elif self.shape == "decreasing":
@@ -125,7 +126,10 @@ class DataSummary:
 def _loglinear(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope of log(y) on t and the adjusted R^2 of the fit (``y > 0``, at least 3 points)."""
     ly = np.log(y)
-    slope, intercept = np.polyfit(t, ly, 1)
+    tc = t - t.mean()
+    sxx = float(tc @ tc)
+    slope = float(tc @ (ly - ly.mean())) / sxx if sxx > 0 else 0.0
+    intercept = float(ly.mean()) - slope * float(t.mean())
     resid = ly - (slope * t + intercept)
     ss_res = float(resid @ resid)
     ss_tot = float(((ly - ly.mean()) ** 2).sum())

@@ -130,12 +130,14 @@ def check_positivity(model: ODEModel, nonnegative: Collection[str] | None = None
                                         f"dividing by {s} or taking its logarithm")
             if v < -1e-9:
                 at_zero = expr.xreplace({symbol(s): sympy.Integer(0)})
-                shown = _text(at_zero) if at_zero.is_finite is not False and at_zero != sympy.nan else _text(expr)
-                used = at_zero.free_symbols if at_zero != sympy.nan else expr.free_symbols
+                singular = bool(at_zero.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo))
+                used = expr.free_symbols if singular else at_zero.free_symbols
                 point = {k: x for k, x in zip(names, values) if k != s and symbol(k) in used}
                 example = f" (e.g. at {_show(point)})" if point else ""
+                condition = f"< 0 as {s} -> 0" if singular else f"< 0 when {s} = 0"
+                shown = _text(expr) if singular else _text(at_zero)
                 raise CandidateRejected(
-                    f"state {s!r} can go negative: d({s})/dt = {shown} < 0 when {s} = 0{example}; every outflow "
+                    f"state {s!r} can go negative: d({s})/dt = {shown} {condition}{example}; every outflow "
                     f"of {s!r} must vanish with it (write e.g. -k*{s}, not -k)")
 
 

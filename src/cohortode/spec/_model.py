@@ -87,7 +87,7 @@ def _to_expr(value: ExprLike, allowed: frozenset[str], where: str) -> sympy.Expr
     if isinstance(value, (int, float, np.integer, np.floating)):
         if not math.isfinite(float(value)):
             raise ModelSpecError(f"{where}: value {value!r} is not finite")
-        return sympy.Integer(int(value)) if float(value).is_integer() else sympy.Float(float(value))
+        return sympy.Integer(int(value)) if float(value).is_integer() else sympy.Rational(repr(float(value)))
     if isinstance(value, sympy.Basic):
         expr = value.xreplace({s: symbol(s.name) for s in value.free_symbols if isinstance(s, sympy.Symbol)})
         for node in sympy.preorder_traversal(expr):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import sympy
 import tomli_w
+from sympy.printing.str import StrPrinter
 
 from .._errors import ModelSpecError
 from ._model import ODEModel, Parameter
@@ -87,10 +88,39 @@ def model_from_toml(source: str | Path) -> ODEModel:
         raise ModelSpecError(f"{where}: {exc}") from None
 
 
+class _ParserTextPrinter(StrPrinter):
+    """Prints sympy in the syntax the whitelist parser reads back (``min``, ``max``, ``abs``, ``exp(1)``)."""
+
+    def _print_Min(self, expr):
+        return self._minmax("min", expr.args)
+
+    def _print_Max(self, expr):
+        return self._minmax("max", expr.args)
+
+    def _minmax(self, name, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{name}({out}, {self._print(a)})"
+        return out
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Exp1(self, expr):
+        return "exp(1)"
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+
+def expression_text(expr: sympy.Expr) -> str:
+    """Text of ``expr`` that :func:`~cohortode.spec.parse_expression` reads back to the same expression."""
+    return _ParserTextPrinter({"order": "none"}).doprint(expr)
+
+
 def model_to_toml(model: ODEModel) -> str:
     """TOML text of ``model`` (round-trips through :func:`model_from_toml`)."""
-    def text(e: sympy.Expr) -> str:
-        return sympy.sstr(e, order="none").replace("**", "^")
+    text = expression_text
 
     doc: dict[str, object] = {"name": model.name, "description": model.description, "states": list(model.states),
                               "covariates": list(model.covariates),

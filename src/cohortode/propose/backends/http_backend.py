@@ -23,7 +23,9 @@ __all__ = ["OpenAIHTTPBackend", "ENV_API_KEY"]
 ENV_API_KEY = "COHORTODE_LLM_API_KEY"
 """Environment variable holding the server's API key when ``api_key`` is not given."""
 
-_URL_EXAMPLES = "e.g. http://127.0.0.1:11434 (ollama), http://127.0.0.1:8080 (llama.cpp server) or http://127.0.0.1:8000 (vLLM)"
+_URL_EXAMPLES = (
+    "e.g. http://127.0.0.1:11434 (ollama), http://127.0.0.1:8080 (llama.cpp server) or http://127.0.0.1:8000 (vLLM)"
+)
 
 
 class _HTTPStatusError(LLMBackendError):
@@ -144,7 +146,8 @@ class OpenAIHTTPBackend(LLMBackend):
         if self._about_model(exc.detail):
             return LLMBackendError(
                 f"the server at {self.base_url} does not serve the model {self.model!r} ({exc.detail}). "
-                f"Use a model it serves (GET {self.base_url}/v1/models lists them; with ollama: ollama pull {self.model})"
+                f"Use a model it serves (GET {self.base_url}/v1/models lists them; "
+                f"with ollama: ollama pull {self.model})"
             )
         if exc.status in (401, 403):
             return LLMBackendError(
@@ -156,7 +159,9 @@ class OpenAIHTTPBackend(LLMBackend):
                 f"{exc.url} was not found (HTTP 404: {exc.detail}); base_url {self.base_url!r} should be the root of "
                 f"an OpenAI-compatible server ({_URL_EXAMPLES})"
             )
-        return LLMBackendError(f"the server at {exc.url} answered HTTP {exc.status} for model {self.model!r}: {exc.detail}")
+        return LLMBackendError(
+            f"the server at {exc.url} answered HTTP {exc.status} for model {self.model!r}: {exc.detail}"
+        )
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:

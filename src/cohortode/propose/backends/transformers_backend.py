@@ -334,8 +334,8 @@ class TransformersBackend(LLMBackend):
         except (OSError, ValueError, KeyError) as exc:
             raise LLMBackendError(
                 f"could not load the model {str(self.source)!r} (from {origin}) from {str(self.checkpoint_dir)!r}: "
-                f"{exc}. Check that it is a complete causal-LM checkpoint or a valid .gguf file; for a .gguf, "
-                f"deleting the cache folder forces a fresh conversion"
+                f"{str(exc).rstrip('.')}. Check that it is a complete causal-LM checkpoint or a valid .gguf file; "
+                "for a .gguf, deleting the cache folder forces a fresh conversion"
             ) from exc
         finally:
             if progress_was_enabled:

@@ -16,7 +16,14 @@ from ._pd import PDFamily
 from ._pk import PKFamily
 from ._progression import ProgressionFamily
 
-__all__ = ["MotifLibrary", "default_library"]
+__all__ = ["MotifLibrary", "default_library", "problem_key"]
+
+
+def problem_key(problem: Problem) -> tuple:
+    """What a build depends on: states, observables, initial values, covariates, domain and dosing."""
+    return (tuple((s.name, s.meaning) for s in problem.states), tuple(problem.observables.items()),
+            tuple(problem.initial.items()), problem.covariates, problem.domain, problem.dose_targets,
+            problem.bolus_targets, problem.infused_targets)
 
 
 class MotifLibrary:
@@ -42,6 +49,7 @@ class MotifLibrary:
                 if b.name in self._blocks and self._blocks[b.name] != b:
                     raise ValueError(f"block name {b.name!r} is defined twice with different meanings")
                 self._blocks[b.name] = b
+        self._built: dict[tuple, ODEModel] = {}
 
     # ------------------------------------------------------------------------------------------------ lookups
     def mechanisms(self) -> list[str]:
@@ -109,18 +117,26 @@ class MotifLibrary:
     def build(self, problem: Problem, choice: Sequence[str]) -> ODEModel:
         """Expand a composition into an :class:`~cohortode.spec.ODEModel` over the problem's states and observables.
 
+        Models are cached per (problem structure, choice); treat the returned model as read-only.
+
         Raises
         ------
         ModelSpecError
             When the choice is not a composition that fits the problem, or the model is invalid.
         """
+        key = (problem_key(problem), tuple(choice))
+        if key in self._built:
+            return self._built[key]
         family, named = self._resolve(problem, choice)
         try:
-            return family.build(problem, named)
+            model = family.build(problem, named)
         except ValueError as exc:
             if isinstance(exc, ModelSpecError):
                 raise
             raise ModelSpecError(f"cannot build {tuple(choice)} for problem {problem.name!r}: {exc}") from None
+        if len(self._built) < 4096:
+            self._built[key] = model
+        return model
 
     def describe(self, choice: Sequence[str]) -> str:
         """Plain-English description of a composition: the block descriptions joined by ``"; "``."""

@@ -234,11 +234,15 @@ def mutate(model: ODEModel, problem: Problem, rng: np.random.Generator, n: int =
         op = ops[int(rng.integers(len(ops)))]
         try:
             mutant = _OPS[op](model, problem, rng)
-            validate_model(mutant, problem, max_parameters=max_parameters, max_complexity=max_complexity)
-        except (_Skip, ModelSpecError, CandidateRejected):
+        except (_Skip, ModelSpecError):
             continue
         h = mutant.structure_hash
-        if h not in seen:
-            seen.add(h)
-            out.append(mutant)
+        if h in seen:
+            continue
+        seen.add(h)
+        try:
+            validate_model(mutant, problem, max_parameters=max_parameters, max_complexity=max_complexity)
+        except CandidateRejected:
+            continue
+        out.append(mutant)
     return out

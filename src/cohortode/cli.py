@@ -1,0 +1,144 @@
+"""Command line: ``cohortode demo | fit | propose``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _load(cohort: str):
+    from .datasets import load_cohort
+
+    return load_cohort(cohort)
+
+
+def _print_fit(fit, out=sys.stdout) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print(fit, file=out)
+        print("\nPosterior summary (typical values, IIV SDs on the log scale, residual SDs):", file=out)
+        print(fit.summary().round(4).to_string(), file=out)
+        if fit.method == "nuts":
+            d = fit.diagnostics
+            print(f"\nDiagnostics: max R-hat {d['max_r_hat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
+                  f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['divergences']}"
+                  + ("" if d["ok"] else "  <- " + "; ".join(d["problems"])), file=out)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .infer import fit
+    from .spec import ODEModel
+
+    data = _load(args.cohort)
+    model = ODEModel.from_toml(Path(args.model))
+    result = fit(model, data, args.method, engine=args.engine, error=args.error, num_warmup=args.warmup,
+                 num_samples=args.samples, num_chains=args.chains, seed=args.seed, progress=args.progress)
+    _print_fit(result)
+    return 0
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from .propose import LLMProposer, resolve_backend
+    from .propose._benchmark_problems import benchmark_problems
+
+    problems = {p.name: p for p, _ in benchmark_problems()}
+    if args.problem not in problems:
+        print(f"unknown problem {args.problem!r}; choose one of {', '.join(problems)}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    backend = resolve_backend(args.llm)
+    proposer = LLMProposer(backend)
+    candidates = proposer.propose(problems[args.problem], None, args.k, seed=args.seed)
+    print(f"{len(candidates)} candidates in {time.perf_counter() - t0:.1f} s (backend: {backend.name})")
+    for c in candidates:
+        lp = "" if c.log_prior is None else f"{c.log_prior:8.2f}"
+        print(f"[{c.status:9s}] {c.source:15s} {lp}  {c.description or c.reason}")
+        if c.model is not None and c.status == "valid":
+            for line in c.model.equations():
+                print("              ", line)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Draft structures for the bundled theophylline cohort with the embedded LLM, then fit the top one with NUTS."""
+    from .infer import fit
+    from .propose import LLMProposer, resolve_backend
+    from .propose._benchmark_problems import benchmark_problems
+
+    problem = next(p for p, _ in benchmark_problems() if p.name == "theophylline")
+    data = problem.data
+    print(f"Cohort: {data!r}\n{data.description}\n")
+    print(data.observations[["time", "mean", "sd", "n"]].to_string(index=False), "\n")
+    t0 = time.perf_counter()
+    backend = resolve_backend(args.llm)
+    candidates = LLMProposer(backend).propose(problem, None, args.k, seed=args.seed)
+    valid = [c for c in candidates if c.status == "valid" and c.model is not None]
+    print(f"The language model ({backend.name}) drafted {len(valid)} valid structures in "
+          f"{time.perf_counter() - t0:.1f} s; ranked by its structure prior:")
+    for i, c in enumerate(valid):
+        lp = "   n/a" if c.log_prior is None else f"{c.log_prior:7.2f}"
+        print(f"  {i + 1:2d}. log prior {lp}  {c.description}")
+    if not valid:
+        print("no valid structure was proposed", file=sys.stderr)
+        return 1
+    best = valid[0]
+    print("\nFitting the top-ranked structure with NUTS:")
+    for line in best.model.equations():
+        print("   ", line)
+    result = fit(best.model, data, "nuts", num_warmup=args.warmup, num_samples=args.samples,
+                 num_chains=args.chains, seed=args.seed, progress=args.progress, warn=False)
+    print()
+    _print_fit(result)
+    print("\nPredicted cohort mean and SD (90% credible bands):")
+    print(result.predict([0.5, 1, 2, 4, 8, 12, 24]).round(3).to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cohortode`` command."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="cohortode", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, warmup=500, samples=500):
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--warmup", type=int, default=warmup, help="NUTS warm-up iterations per chain")
+        p.add_argument("--samples", type=int, default=samples, help="NUTS draws per chain")
+        p.add_argument("--chains", type=int, default=2)
+        p.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+
+    p = sub.add_parser("demo", help="LLM drafts + NUTS fit on the bundled theophylline cohort")
+    common(p)
+    p.add_argument("--llm", default=None, help="model path, .gguf file or http://host:port#model (default: embedded)")
+    p.add_argument("-k", type=int, default=8, help="number of structures to draft")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fit", help="fit one structure (TOML) to a cohort")
+    p.add_argument("--cohort", required=True, help="bundled cohort name or a directory with cohort.toml")
+    p.add_argument("--model", required=True, help="model TOML file")
+    p.add_argument("--method", choices=["map", "laplace", "nuts"], default="nuts")
+    p.add_argument("--engine", default="sigma", help="sigma | mc | mc:N | fo")
+    p.add_argument("--error", choices=["additive", "proportional", "combined"], default="combined")
+    common(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("propose", help="draft candidate structures with the LLM")
+    p.add_argument("--problem", default="theophylline")
+    p.add_argument("--llm", default=None)
+    p.add_argument("-k", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_propose)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,652 @@
+"""A proposer driven by a language model: mechanism choices from a motif library, and free-form equations.
+
+Two levels (``level="both"`` runs both and interleaves their candidates):
+
+**Mechanism level.** Every library composition that fits the problem is written as a mechanism line
+(``absorption: first_order_absorption; distribution: one_compartment; elimination: linear_elimination``) and scored
+by the model as the reply to a prompt listing the blocks (:meth:`LLMBackend.score`). Free token-by-token sampling
+among the listed blocks is strongly biased towards the first option of each category; the scores of complete
+answers are not. The scores become a *structure prior*, a probability distribution over the finite set of
+compositions (:attr:`LLMProposer.prior` says how it is calibrated: ``"pmi"`` subtracts the score under a neutral
+prompt without data and context, which removes the model's preference for certain texts regardless of the problem).
+The model's own choices are draws without replacement from that distribution at the sampling temperature
+(Gumbel-top-k, seeded).
+
+**Expression level.** One batched, grammar-constrained :meth:`LLMBackend.generate` call writes
+``samples_per_call`` sets of ``d(state)/dt = ...`` lines; each is parsed by the whitelist parser and validated.
+A failure gets one repair prompt quoting the reason (``source="repair"``); if that fails too, the candidate is
+returned as ``status="rejected"`` with both reasons. Valid structures are scored by the model (``log_prior`` = total
+log-probability of the equation text).
+
+Candidates are deduplicated (also against the feedback's ``tried`` structures), ranked by ``log_prior`` within each
+level, and the first ``k`` valid ones are returned, followed by the rejected ones. If the model yields nothing valid,
+the :class:`~cohortode.propose.MotifProposer` fills in; its candidates have ``source="motif"`` and say so in their
+description.
+
+Backends without grammar support (HTTP) go through the same parser; backends that cannot score leave ``log_prior``
+as ``None`` and the mechanism level then parses sampled mechanism lines instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._errors import CandidateRejected, ModelSpecError
+from ._candidate import Candidate
+from ._feedback import Feedback, model_from_equations
+from ._grammar import expression_grammar, mechanism_grammar
+from ._parse_output import parse_equations, parse_mechanism
+from ._problem import Problem
+from ._prompt import build_messages, build_repair_messages
+from ._validate import deduplicate, validate_model
+from .base import Proposer
+
+if TYPE_CHECKING:
+    from .backends import LLMBackend
+    from .motifs import MotifLibrary
+
+__all__ = ["LLMProposer", "PRIOR_METHODS", "gumbel_top_k"]
+
+logger = logging.getLogger(__name__)
+
+PRIOR_METHODS = ("raw", "pmi")
+"""How the mechanism prior is calibrated: the plain log-probability, or pointwise mutual information."""
+_LEVELS = ("both", "mechanism", "expression")
+_PRIOR_TEXTS = ("line", "description")
+_HASH = re.compile(r"^[0-9a-f]{16}$")
+_EXTRA_STATES = {"pk": ("peripheral",), "pd": ("effect",), "epidemic": ("E",), "growth": (), "progression": ()}
+
+
+def gumbel_top_k(log_weights: np.ndarray, k: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``k`` draws without replacement from ``softmax(log_weights / temperature)``, in draw order.
+
+    Adds independent Gumbel noise to ``log_weights / temperature`` and sorts (the Gumbel-top-k trick). A temperature
+    of 0 gives the ``k`` largest weights, largest first.
+    """
+    w = np.asarray(log_weights, dtype=float)
+    k = min(int(k), w.size)
+    if temperature <= 0:
+        keys = w.copy()
+    else:
+        keys = w / float(temperature) + rng.gumbel(size=w.size)
+    keys[~np.isfinite(keys)] = -np.inf
+    return np.argsort(-keys, kind="stable")[:k]
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    m = float(np.max(x))
+    return m + math.log(float(np.sum(np.exp(x - m))))
+
+
+class _PrefixScorer:
+    """Scores continuations of one chat with a local transformers model, encoding the shared prompt only once.
+
+    Gives the same numbers as :meth:`TransformersBackend.score` (the log-probabilities of the continuation's tokens,
+    end-of-turn excluded) but runs the prompt through the model once and the continuations against its cached keys
+    and values, instead of once per continuation. Continuations whose tokenisation does not split cleanly at the
+    prompt boundary are scored by the backend itself.
+    """
+
+    batch_size = 16
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.model = backend.model
+        self.tokenizer = backend.tokenizer
+        import torch
+
+        self.torch = torch
+
+    def _render(self, messages: list[dict[str, str]], text: str | None) -> str:
+        if text is None:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": text}],
+                                                  tokenize=False, add_generation_prompt=False)
+
+    def score(self, messages: list[dict[str, str]], continuations: Sequence[str]) -> np.ndarray:
+        torch = self.torch
+        prefix = self._render(messages, None)
+        prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        n_prefix = len(prefix_ids)
+        rows: list[tuple[int, list[int], list[int]]] = []
+        slow: list[int] = []
+        for i, text in enumerate(continuations):
+            full = self._render(messages, text)
+            if not (full.startswith(prefix) and full[len(prefix):].startswith(text)) or not text:
+                slow.append(i)
+                continue
+            enc = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+            ids = list(enc["input_ids"])
+            start, end = len(prefix), len(prefix) + len(text)
+            positions = [j for j, (a, b) in enumerate(enc["offset_mapping"]) if a < end and b > start and j > 0]
+            if ids[:n_prefix] != prefix_ids or not positions or positions[0] < n_prefix:
+                slow.append(i)
+                continue
+            rows.append((i, ids[n_prefix: positions[-1] + 1], [p - n_prefix for p in positions]))
+        out = np.zeros(len(continuations), dtype=np.float64)
+        if rows:
+            device = next(self.model.parameters()).device
+            with torch.inference_mode():
+                first = self.model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
+                cache = first.past_key_values
+                first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+                for lo in range(0, len(rows), self.batch_size):
+                    chunk = rows[lo: lo + self.batch_size]
+                    width = max(len(ids) for _, ids, _ in chunk)
+                    pad = getattr(self.backend, "_pad_id", None)
+                    pad = self.tokenizer.pad_token_id if pad is None else pad
+                    pad = 0 if pad is None else pad
+                    ids_t = torch.full((len(chunk), width), int(pad), dtype=torch.long)
+                    mask = torch.zeros((len(chunk), n_prefix + width), dtype=torch.long)
+                    mask[:, :n_prefix] = 1
+                    for r, (_, ids, _) in enumerate(chunk):
+                        ids_t[r, : len(ids)] = torch.tensor(ids)
+                        mask[r, n_prefix: n_prefix + len(ids)] = 1
+                    batch_cache = copy.deepcopy(cache)
+                    batch_cache.batch_repeat_interleave(len(chunk))
+                    logits = self.model(input_ids=ids_t.to(device), attention_mask=mask.to(device),
+                                        past_key_values=batch_cache, use_cache=True).logits.float()
+                    logp = torch.log_softmax(logits, dim=-1)
+                    for r, (i, ids, positions) in enumerate(chunk):
+                        total = 0.0
+                        for p in positions:
+                            dist = first_logp if p == 0 else logp[r, p - 1]
+                            total += float(dist[ids[p]])
+                        out[i] = total
+        if slow:
+            out[slow] = np.asarray(self.backend.score(messages, [continuations[i] for i in slow]), dtype=np.float64)
+        return out
+
+
+class LLMProposer(Proposer):
+    """Proposes structures with a language model (see the module documentation).
+
+    Parameters
+    ----------
+    backend
+        An :class:`~cohortode.propose.LLMBackend`, or a specification for
+        :func:`~cohortode.propose.resolve_backend` (``None``: ``$COHORTODE_LLM`` or the embedded model). Resolved
+        on first use, so constructing a proposer loads nothing.
+    library
+        The motif library (default :func:`~cohortode.propose.default_library`).
+    level
+        ``"both"``, ``"mechanism"`` or ``"expression"``.
+    temperature
+        Sampling temperature of both levels (0: the most probable compositions, greedy equations).
+    samples_per_call
+        Equation sets sampled in one batched generate call (expression level).
+    repair
+        Give each failed equation set one repair prompt carrying the error.
+    score_prior
+        Score valid equation sets by the model (``log_prior``); the mechanism level always scores.
+    max_new_tokens
+        Token budget of one equation set; ``None``: 40 per state line plus 8.
+    top_p
+        Nucleus-sampling mass of generation.
+    prior
+        Calibration of the mechanism prior: ``"pmi"`` (default; log p(line | problem prompt) - log p(line | neutral
+        prompt)) or ``"raw"`` (log p(line | problem prompt)).
+    prior_text
+        What is scored per composition: ``"line"`` (the mechanism line of block names, default) or
+        ``"description"`` (the blocks' plain-English descriptions).
+    prior_orders
+        Number of block listing orders the prior is averaged over (the first is the library's order, the others
+        are fixed shuffles within categories); more orders reduce position bias at proportional cost.
+    mechanism_sampling
+        ``"prior"`` (default): Gumbel-top-k draws from the structure prior; ``"grammar"``: grammar-constrained
+        generation of mechanism lines (biased towards first-listed blocks with small models).
+    max_repairs
+        Most repair prompts per call.
+    extra_states
+        States the expression level may add (one optional line each); ``None``: by domain (``peripheral`` for
+        PK, ``effect`` for PD, ``E`` for epidemics, none otherwise).
+    fallback
+        Fill in with the motif proposer when the model yields nothing valid.
+    max_parameters, max_complexity
+        Validation limits (see :func:`~cohortode.propose.validate_model`).
+
+    Attributes
+    ----------
+    last_stats : dict
+        Counts and timings of the last :meth:`propose` call (samples, parsed, valid, repairs, fallback, seconds).
+    """
+
+    def __init__(
+        self,
+        backend: LLMBackend | str | None = None,
+        library: MotifLibrary | None = None,
+        *,
+        level: str = "both",
+        temperature: float = 0.8,
+        samples_per_call: int = 16,
+        repair: bool = True,
+        score_prior: bool = True,
+        max_new_tokens: int | None = None,
+        top_p: float = 0.95,
+        prior: str = "pmi",
+        prior_text: str = "line",
+        prior_orders: int = 1,
+        mechanism_sampling: str = "prior",
+        max_repairs: int = 4,
+        extra_states: Sequence[str] | None = None,
+        fallback: bool = True,
+        max_parameters: int = 12,
+        max_complexity: int = 200,
+    ):
+        if level not in _LEVELS:
+            raise ValueError(f"level: expected one of {_LEVELS}, got {level!r}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature: expected a finite number >= 0, got {temperature!r}")
+        for name, value, low in (("samples_per_call", samples_per_call, 1), ("prior_orders", prior_orders, 1),
+                                 ("max_repairs", max_repairs, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        if max_new_tokens is not None and (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
+                                           or max_new_tokens < 1):
+            raise ValueError(f"max_new_tokens: expected a positive integer or None, got {max_new_tokens!r}")
+        if prior not in PRIOR_METHODS:
+            raise ValueError(f"prior: expected one of {PRIOR_METHODS}, got {prior!r}")
+        if prior_text not in _PRIOR_TEXTS:
+            raise ValueError(f"prior_text: expected one of {_PRIOR_TEXTS}, got {prior_text!r}")
+        if mechanism_sampling not in ("prior", "grammar"):
+            raise ValueError(f"mechanism_sampling: expected 'prior' or 'grammar', got {mechanism_sampling!r}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p: expected a number in (0, 1], got {top_p!r}")
+        self._backend_spec = backend
+        self._backend: LLMBackend | None = None
+        self._library = library
+        self.level = level
+        self.temperature = float(temperature)
+        self.samples_per_call = samples_per_call
+        self.repair = bool(repair)
+        self.score_prior = bool(score_prior)
+        self.max_new_tokens = max_new_tokens
+        self.top_p = float(top_p)
+        self.prior = prior
+        self.prior_text = prior_text
+        self.prior_orders = prior_orders
+        self.mechanism_sampling = mechanism_sampling
+        self.max_repairs = max_repairs
+        self.extra_states = None if extra_states is None else tuple(extra_states)
+        self.fallback = bool(fallback)
+        self.max_parameters = max_parameters
+        self.max_complexity = max_complexity
+        self.last_stats: dict[str, Any] = {}
+        self._score_cache: dict[str, np.ndarray] = {}
+        self._scorer: Any = None
+
+    # ------------------------------------------------------------------------------------------ resources
+    @property
+    def backend(self) -> LLMBackend:
+        """The language-model backend (resolved, and possibly loaded, on first access)."""
+        if self._backend is None:
+            from .backends import resolve_backend
+
+            self._backend = resolve_backend(self._backend_spec)
+        return self._backend
+
+    @property
+    def library(self) -> MotifLibrary:
+        """The motif library."""
+        if self._library is None:
+            from .motifs import default_library
+
+            self._library = default_library()
+        return self._library
+
+    def _fast_scorer(self) -> Any:
+        if self._scorer is None:
+            self._scorer = False
+            try:
+                from .backends.transformers_backend import TransformersBackend
+            except ImportError:  # pragma: no cover
+                return None
+            if isinstance(self.backend, TransformersBackend) and hasattr(self.backend, "model"):
+                try:
+                    self._scorer = _PrefixScorer(self.backend)
+                except ImportError:  # pragma: no cover
+                    self._scorer = False
+        return self._scorer or None
+
+    def score(self, messages: list[dict[str, str]], continuations: Sequence[str]) -> np.ndarray:
+        """Total log-probabilities of ``continuations`` as replies to ``messages`` (cached per call arguments).
+
+        Uses a prompt-sharing scorer for local transformers backends, else :meth:`LLMBackend.score`.
+
+        Raises
+        ------
+        NotImplementedError
+            When the backend cannot score.
+        """
+        continuations = list(continuations)
+        key = hashlib.sha256(repr((self.backend.name, messages, continuations)).encode()).hexdigest()
+        if key not in self._score_cache:
+            if not continuations:
+                return np.zeros(0)
+            scorer = self._fast_scorer()
+            values = scorer.score(messages, continuations) if scorer is not None else self.backend.score(
+                messages, continuations)
+            values = np.asarray(values, dtype=np.float64)
+            if values.shape != (len(continuations),):
+                raise ValueError(f"backend.score returned shape {values.shape}, expected ({len(continuations)},)")
+            if len(self._score_cache) > 256:
+                self._score_cache.clear()
+            self._score_cache[key] = values
+        return self._score_cache[key].copy()
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _validate(self, model: Any, problem: Problem) -> str:
+        try:
+            validate_model(model, problem, max_parameters=self.max_parameters, max_complexity=self.max_complexity)
+        except CandidateRejected as exc:
+            return exc.reason
+        return ""
+
+    def _extra(self, problem: Problem) -> tuple[str, ...]:
+        extra = self.extra_states
+        if extra is None:
+            extra = _EXTRA_STATES.get(problem.domain or "", ()) if problem.domain else ("peripheral",)
+        taken = set(problem.state_names) | set(problem.covariates)
+        return tuple(s for s in extra if s not in taken)
+
+    def _tokens(self, problem: Problem) -> int:
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return 40 * (len(problem.state_names) + len(self._extra(problem))) + 8
+
+    def _seen(self, problem: Problem, feedback: Feedback | None) -> tuple[set[str], set[tuple[str, ...]]]:
+        """Structure hashes and mechanisms of everything in the feedback (tried and best)."""
+        hashes: set[str] = set()
+        mechanisms: set[tuple[str, ...]] = set()
+        if feedback is None:
+            return hashes, mechanisms
+        blocks = set(self.library.mechanisms())
+        texts = list(feedback.tried)
+        for s in feedback.best:
+            if s.mechanism:
+                mechanisms.add(tuple(s.mechanism))
+            texts.append("\n".join(s.equations))
+        for text in texts:
+            text = str(text).strip()
+            if _HASH.match(text):
+                hashes.add(text)
+                continue
+            names = [p.strip() for p in re.split(r"[;,\n]", text) if p.strip()]
+            plain = [p.split(":", 1)[1].strip() if ":" in p else p for p in names]
+            if plain and all(p in blocks for p in plain):
+                mechanisms.add(tuple(plain))
+                continue
+            if text.startswith("d/dt "):  # a canonical text
+                hashes.add(hashlib.sha256(text.encode()).hexdigest()[:16])
+                continue
+            try:
+                model = model_from_equations(text, covariates=problem.covariates)
+            except (ModelSpecError, ValueError):
+                parsed = parse_equations(text, problem)
+                if parsed.model is None:
+                    continue
+                model = parsed.model
+            hashes.add(model.structure_hash)
+        return hashes, mechanisms
+
+    # ------------------------------------------------------------------------------------------ mechanism
+    def _line(self, choice: Sequence[str]) -> str:
+        lib = self.library
+        return "; ".join(f"{lib.block(n).category}: {n}" for n in choice)
+
+    def _prior_texts(self, choices: Sequence[tuple[str, ...]]) -> list[str]:
+        if self.prior_text == "description":
+            return [self.library.describe(c) for c in choices]
+        return [self._line(c) for c in choices]
+
+    @staticmethod
+    def _shuffled(categories: Mapping[str, Sequence[Any]], order: int) -> dict[str, list[Any]]:
+        if order == 0:
+            return {c: list(b) for c, b in categories.items()}
+        rng = np.random.default_rng(10_007 * order)
+        return {c: [b[i] for i in rng.permutation(len(b))] for c, b in categories.items()}
+
+    def mechanism_prior(self, problem: Problem, feedback: Feedback | None = None) -> tuple[list[tuple[str, ...]],
+                                                                                         np.ndarray | None]:
+        """Every composition that fits ``problem`` and its log prior probability under the model.
+
+        Returns
+        -------
+        choices, log_prior
+            The compositions (library order) and a normalised log-probability for each (``logsumexp == 0``), or
+            ``None`` when the backend cannot score.
+        """
+        choices = [tuple(c) for c in self.library.compositions(problem)]
+        if not choices:
+            return choices, None
+        categories = self.library.categories(problem)
+        texts = self._prior_texts(choices)
+        total = np.zeros(len(choices))
+        try:
+            for order in range(self.prior_orders):
+                cats = self._shuffled(categories, order)
+                messages = build_messages(problem, feedback, kind="mechanism", categories=cats)
+                values = self.score(messages, texts)
+                if self.prior == "pmi":
+                    neutral = build_messages(problem, None, kind="mechanism", categories=cats, neutral=True)
+                    values = values - self.score(neutral, texts)
+                total += values
+        except NotImplementedError:
+            return choices, None
+        total /= self.prior_orders
+        return choices, total - _logsumexp(total)
+
+    def _mechanism_candidates(self, problem: Problem, feedback: Feedback | None, n: int, rng: np.random.Generator,
+                              seen_hashes: set[str], seen_mechanisms: set[tuple[str, ...]],
+                              stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
+        choices, log_prior = self.mechanism_prior(problem, feedback)
+        if not choices:
+            return [], []
+        order: list[int]
+        sampled_texts: dict[int, str] = {}
+        if log_prior is not None and self.mechanism_sampling == "prior":
+            order = list(gumbel_top_k(log_prior, len(choices), self.temperature, rng))
+        else:
+            order = self._grammar_mechanisms(problem, feedback, choices, rng, sampled_texts, stats)
+        valid: list[Candidate] = []
+        rejected: list[Candidate] = []
+        for i in order:
+            if len(valid) >= n:
+                break
+            choice = choices[i]
+            if choice in seen_mechanisms:
+                continue
+            lp = None if log_prior is None else float(log_prior[i])
+            text = sampled_texts.get(i, self._line(choice))
+            desc = self.library.describe(choice)
+            try:
+                model = self.library.build(problem, choice)
+            except (ModelSpecError, ValueError) as exc:
+                rejected.append(Candidate(None, text, "llm-mechanism", mechanism=choice, description=desc,
+                                          log_prior=lp, status="rejected", reason=str(exc)))
+                continue
+            reason = self._validate(model, problem)
+            if reason:
+                rejected.append(Candidate(model, text, "llm-mechanism", mechanism=choice, description=desc,
+                                          log_prior=lp, status="rejected", reason=reason))
+                continue
+            if model.structure_hash in seen_hashes:
+                continue
+            valid.append(Candidate(model, text, "llm-mechanism", mechanism=choice, description=desc, log_prior=lp))
+        stats["mechanism_scored"] = len(choices) if log_prior is not None else 0
+        return valid, rejected
+
+    def _grammar_mechanisms(self, problem: Problem, feedback: Feedback | None, choices: list[tuple[str, ...]],
+                            rng: np.random.Generator, sampled_texts: dict[int, str],
+                            stats: dict[str, Any]) -> list[int]:
+        """Indices of compositions named by sampled mechanism lines, in order of first appearance."""
+        families = [cats for _, cats in self.library.family_categories(problem)]
+        categories = self.library.categories(problem)
+        messages = build_messages(problem, feedback, kind="mechanism", categories=categories)
+        grammar = mechanism_grammar(families) if self.backend.supports_grammar else None
+        texts = self.backend.generate(messages, n=self.samples_per_call, grammar=grammar,
+                                      temperature=self.temperature, top_p=self.top_p,
+                                      max_new_tokens=24 * len(categories) + 16,
+                                      seed=int(rng.integers(2**31 - 1)))
+        index = {c: i for i, c in enumerate(choices)}
+        order: list[int] = []
+        stats["mechanism_samples"] = len(texts)
+        for text in texts:
+            parsed = parse_mechanism(text, families)
+            if parsed.choice is not None and parsed.choice in index and index[parsed.choice] not in order:
+                order.append(index[parsed.choice])
+                sampled_texts[index[parsed.choice]] = text
+        return order
+
+    # ------------------------------------------------------------------------------------------ expression
+    def _expression_candidates(self, problem: Problem, feedback: Feedback | None, seed: int,
+                               stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
+        backend = self.backend
+        extra = self._extra(problem)
+        messages = build_messages(problem, feedback, kind="expression", extra_states=extra)
+        grammar = expression_grammar(problem.state_names, extra_states=extra) if backend.supports_grammar else None
+        allow = extra if grammar is not None else True
+        tokens = self._tokens(problem)
+        start = time.perf_counter()
+        texts = backend.generate(messages, n=self.samples_per_call, grammar=grammar, temperature=self.temperature,
+                                 top_p=self.top_p, max_new_tokens=tokens, seed=int(seed))
+        stats["generate_seconds"] = time.perf_counter() - start
+        stats["samples"] = len(texts)
+        valid: list[Candidate] = []
+        failed: dict[str, str] = {}
+        parsed_ok = 0
+        for text in texts:
+            if text in failed:
+                continue
+            parsed = parse_equations(text, problem, allow_extra_states=allow)
+            reason = parsed.reason
+            if parsed.model is not None:
+                parsed_ok += 1
+                reason = self._validate(parsed.model, problem)
+                if not reason:
+                    valid.append(Candidate(parsed.model, text, "llm-expression",
+                                           description="equations written by the language model"))
+                    continue
+            failed[text] = reason
+        stats["parsed"] = parsed_ok
+        stats["valid_samples"] = len(valid)
+        rejected: list[Candidate] = []
+        repairs = 0
+        repaired = 0
+        for i, (text, reason) in enumerate(failed.items()):
+            if self.repair and repairs < self.max_repairs:
+                repairs += 1
+                fix_messages = build_repair_messages(problem, text, reason, feedback, kind="expression",
+                                                     extra_states=extra)
+                fixed = backend.generate(fix_messages, n=1, grammar=grammar, temperature=self.temperature,
+                                         top_p=self.top_p, max_new_tokens=tokens, seed=int(seed) + 1 + i)[0]
+                parsed = parse_equations(fixed, problem, allow_extra_states=allow)
+                reason2 = parsed.reason or self._validate(parsed.model, problem)
+                if not reason2:
+                    repaired += 1
+                    valid.append(Candidate(parsed.model, fixed, "repair",
+                                           description=f"repaired equations (first attempt rejected: {reason})"))
+                    continue
+                reason = f"{reason}; repair also rejected: {reason2}"
+                text = f"{text}\n--- repair attempt ---\n{fixed}"
+            model = None
+            rejected.append(Candidate(model, text, "llm-expression", status="rejected", reason=reason))
+        stats["repairs"] = repairs
+        stats["repaired"] = repaired
+        if self.score_prior and valid:
+            unique = list(dict.fromkeys(c.raw_text for c in valid))
+            try:
+                scores = dict(zip(unique, self.score(messages, unique)))
+            except NotImplementedError:
+                scores = {}
+            valid = [replace(c, log_prior=float(scores[c.raw_text])) if c.raw_text in scores else c for c in valid]
+        return valid, rejected
+
+    # ------------------------------------------------------------------------------------------ propose
+    def propose(self, problem: Problem, feedback: Feedback | None = None, k: int = 16, *,
+                seed: int = 0) -> list[Candidate]:
+        """Propose up to ``k`` valid candidate structures, followed by the rejected proposals.
+
+        Parameters
+        ----------
+        problem
+            What to explain.
+        feedback
+            Results of earlier rounds, or ``None``.
+        k
+            Most valid candidates returned.
+        seed
+            Seed of the sampling (Gumbel draws and generation); same inputs and seed give the same candidates.
+
+        Returns
+        -------
+        list of Candidate
+            Valid, new candidates first (at most ``k``; level ``"both"`` alternates mechanism and expression
+            candidates, each ranked by ``log_prior``), then rejected ones (``status="rejected"`` with a reason).
+        """
+        if not isinstance(problem, Problem):
+            raise TypeError(f"problem: expected a cohortode.propose.Problem, got {type(problem).__name__}")
+        if feedback is not None and not isinstance(feedback, Feedback):
+            raise TypeError(f"feedback: expected a Feedback or None, got {type(feedback).__name__}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k: expected a positive integer, got {k!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        k, seed = int(k), int(seed)
+        start = time.perf_counter()
+        stats: dict[str, Any] = {"fallback": False}
+        rng = np.random.default_rng(seed)
+        seen_hashes, seen_mechanisms = self._seen(problem, feedback)
+        mech: list[Candidate] = []
+        expr: list[Candidate] = []
+        rejected: list[Candidate] = []
+        if self.level in ("both", "mechanism"):
+            valid, bad = self._mechanism_candidates(problem, feedback, k, rng, seen_hashes, seen_mechanisms, stats)
+            mech, rejected = valid, rejected + bad
+        if self.level in ("both", "expression"):
+            valid, bad = self._expression_candidates(problem, feedback, seed, stats)
+            expr, rejected = valid, rejected + bad
+        mech = _rank(deduplicate(mech, set(seen_hashes)))
+        expr = _rank(deduplicate(expr, set(seen_hashes)))
+        merged = deduplicate(_interleave(mech, expr), set(seen_hashes))
+        out = [c for c in merged if c.status == "valid"][:k]
+        stats["duplicates"] = sum(c.status == "duplicate" for c in merged)
+        if not out and self.fallback:
+            stats["fallback"] = True
+            logger.warning("the language model proposed no valid new structure for %r; using the motif proposer",
+                           problem.name)
+            from ._motif_proposer import MotifProposer
+
+            motif = MotifProposer(self.library, max_parameters=self.max_parameters,
+                                  max_complexity=self.max_complexity)
+            out = [replace(c, source="motif", description=(
+                       "fallback (the language model proposed nothing valid): " + c.description).strip())
+                   for c in motif.propose(problem, feedback, k, seed=seed) if c.status == "valid"][:k]
+        stats["valid"] = len(out)
+        stats["rejected"] = len(rejected)
+        stats["seconds"] = time.perf_counter() - start
+        self.last_stats = stats
+        return out + rejected
+
+
+def _rank(candidates: list[Candidate]) -> list[Candidate]:
+    """Valid candidates by ``log_prior``, highest first (``None`` last; ties keep their order)."""
+    valid = [c for c in candidates if c.status == "valid"]
+    return sorted(valid, key=lambda c: -c.log_prior if c.log_prior is not None else math.inf)
+
+
+def _interleave(a: list[Candidate], b: list[Candidate]) -> list[Candidate]:
+    out: list[Candidate] = []
+    for i in range(max(len(a), len(b))):
+        out.extend(x[i] for x in (a, b) if i < len(x))
+    return out
