@@ -296,8 +296,8 @@ def test_forward_gradient_matches_finite_differences_linear(single_dose):
     V, ka, ke, t = sympy.symbols("V ka ke t")
     conc = DOSE * ka / (ka - ke) * (sympy.exp(-ke * t) - sympy.exp(-ka * t)) / V
     at = {V: ORAL["V"], ka: ORAL["ka"], ke: ORAL["ke"]}
-    exact = np.array([[float(sympy.diff(conc, sympy.Symbol(n)).subs({**at, t: tt})) for n in oral_model().parameter_names]
-                      for tt in TIMES])
+    names = oral_model().parameter_names
+    exact = np.array([[float(sympy.diff(conc, sympy.Symbol(n)).subs({**at, t: tt})) for n in names] for tt in TIMES])
     assert np.allclose(jac, exact, rtol=RTOL["linear"], atol=ATOL_ZERO)
 
 

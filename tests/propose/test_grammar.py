@@ -80,8 +80,9 @@ GOOD = [
     "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot - CL/V*central - Q*central + Q2*peripheral\n"
     "d(peripheral)/dt = Q*central - Q2*peripheral",
     "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot - Emax*central^n/(EC50^n + central^n)",
-    "d(depot)/dt = -ka*exp(-k*t)*depot\nd(central)/dt = ka*depot - ke*sqrt(central)",
-    "d(depot)/dt = -0.5*depot\nd(central)/dt = 0.5*depot - 1.25*central^(0.5)",
+    "d(depot)/dt = -ka*exp(-k*t)*depot\nd(central)/dt = ka*depot - ke*central/sqrt(1 + central)",
+    "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot - k*central^(0.5) - k2*central^(2/3)",
+    "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot - ke*central*(1 - central/K)",
 ]
 
 
@@ -106,6 +107,10 @@ BAD = [
     "d(depot)/dt = -ka*depot\nd(central)/dt = averyveryverylongname*central",
     "d(depot)/dt = -ka*depot\nd(central)/dt = k\u0430*central",
     "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot\nd(other)/dt = -k*other",  # unknown extra state
+    "d(depot)/dt = -7.93\nd(central)/dt = 0.0942",  # constants copied from the data summary
+    "d(depot)/dt = -ka\nd(central)/dt = ka*depot",  # a term without a factor
+    "d(depot)/dt = -12.5*depot\nd(central)/dt = ka*depot",  # multi-digit numbers
+    "d(depot)/dt = -ka*central\nd(central)/dt = ka*depot",  # a loss term without its own state
 ]
 
 
@@ -117,8 +122,8 @@ def test_expression_grammar_rejects_hostile_or_malformed_texts(text):
 
 def test_expression_grammar_bounds_nesting():
     grammar = expression_grammar(("x",))
-    assert accepts(grammar, "d(x)/dt = -k*(a + b*(c + x))")
-    assert not accepts(grammar, "d(x)/dt = -k*(a + b*(c + (d + x)))")
+    assert accepts(grammar, "d(x)/dt = -k*(a + b*(c + x))*x")
+    assert not accepts(grammar, "d(x)/dt = -k*(a + b*(c + (d + x)))*x")
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -193,6 +193,15 @@ def test_numeric_initial_value_matches_text_and_round_trips():
     assert ODEModel.from_toml(as_number.to_toml()) == as_number
 
 
+def test_sympy_float_constants_match_text_and_round_trip():
+    # 0.1 inside a sympy expression is the same model as "0.1" in text, and survives TOML.
+    x, k = sympy.symbols("x k")
+    from_sympy = ODEModel(states=["x"], rhs={"x": sympy.Float(0.1) * k * x}, observables={"y": x})
+    from_text = ODEModel(states=["x"], rhs={"x": "0.1*k*x"}, observables={"y": "x"})
+    assert from_sympy.structure_hash == from_text.structure_hash
+    assert ODEModel.from_toml(from_sympy.to_toml()) == from_sympy
+
+
 @pytest.mark.parametrize("obs", ["max(x, 0)", "min(x, c)", "abs(x - c)", "min(x, min(c, 1))", "x*exp(1)"])
 def test_toml_round_trip_of_every_parser_function(obs):
     # Everything the parser accepts must be written back in a form the parser reads (min/max/abs, e = exp(1)).

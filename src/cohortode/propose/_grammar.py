@@ -10,7 +10,12 @@ Two grammars are built from a :class:`~cohortode.propose.Problem`:
 
 The expression language is deliberately small and non-recursive (three nesting levels, bounded repetitions), so
 every text it accepts is short and, apart from rare reserved words used as parameter names, accepted by
-:func:`cohortode.spec.parse_expression`. The grammar is a sampling aid only: every output is still parsed by the
+:func:`cohortode.spec.parse_expression`. It also steers a small model towards rate laws:
+
+* every top-level term is a parameter times at least one factor (``ka*depot``, ``Vmax*central/(Km + central)``);
+* a subtracted term in ``d(x)/dt`` carries ``x`` itself as a factor (``- ke*central``, ``- beta*S*I/N``), so
+  no state can be driven below zero (the positivity check of :func:`~cohortode.propose.validate_model`);
+* constants are single digits (``1 - size/K``), so data values from the prompt cannot be copied in. The grammar is a sampling aid only: every output is still parsed by the
 safe parser (:mod:`cohortode.propose._parse_output`).
 """
 
@@ -177,32 +182,38 @@ def expression_grammar(
     if isinstance(max_terms, bool) or not isinstance(max_terms, int) or max_terms < 1:
         raise ValueError(f"max_terms: expected a positive integer, got {max_terms!r}")
 
-    lines = [f"{_literal(f'd({s})/dt = ')} expr" for s in states]
-    root = ' "\\n" '.join(f"line_{i}" for i in range(len(states)))
-    rules = [f"line_{i} ::= {body}" for i, body in enumerate(lines)]
-    for j, s in enumerate(extra):
-        rules.append(f"extra_{j} ::= {_literal(chr(10) + f'd({s})/dt = ')} expr")
-        root += f" extra_{j}?"
     names = [*states, *extra]
+    root = ' "\\n" '.join(f"line_{i}" for i in range(len(states)))
+    rules = []
+    for i, s in enumerate(names):
+        head = _literal(f"d({s})/dt = ") if i < len(states) else _literal(f"\nd({s})/dt = ")
+        rules.append(f'line_{i} ::= {head} ("-" loss_{i} | gain) (" + " gain | " - " loss_{i}){{0,{max_terms - 1}}}')
+        # a loss term of a state carries the state itself as a factor, so the state cannot turn negative
+        rules.append(f'loss_{i} ::= param (mulop factor){{0,2}} "*" {_literal(s)} power? (mulop factor){{0,3}}')
+        if i >= len(states):
+            root += f" line_{i}?"
     func_rule = " | ".join(_literal(f) for f in funcs)
     inner_terms = max(1, min(max_terms, 4))
+    call2 = ' | func "(" expr2 ")"' if funcs else ""
+    call3 = ' | func "(" expr3 ")"' if funcs else ""
     rules += [
-        f"expr ::= term (addop term){{0,{max_terms - 1}}}",
+        # a gain term is a rate parameter times at least one factor: ka*depot, r*size*(1 - size/K)
+        "gain ::= param (mulop factor){1,4}",
         f"expr2 ::= term2 (addop term2){{0,{inner_terms - 1}}}",
         "expr3 ::= term3 (addop term3){0,2}",
         'addop ::= " + " | " - "',
         'mulop ::= "*" | "/"',
-        'term ::= "-"? factor (mulop factor){0,4}',
-        'term2 ::= "-"? factor2 (mulop factor2){0,4}',
+        'term2 ::= "-"? factor2 (mulop factor2){0,3}',
         'term3 ::= "-"? atom power? (mulop atom power?){0,3}',
-        'factor ::= atom power? | "(" expr2 ")" power?' + (' | func "(" expr2 ")"' if funcs else ""),
-        'factor2 ::= atom power? | "(" expr3 ")" power?' + (' | func "(" expr3 ")"' if funcs else ""),
+        f'factor ::= atom power? | "(" expr2 ")" power?{call2}',
+        f'factor2 ::= atom power? | "(" expr3 ")" power?{call3}',
         "atom ::= name | number",
-        'power ::= "^" ([1-9] | name | "(" "-"? [0-9] ("." [0-9] [0-9]?)? ")")',
+        'power ::= "^" ([1-9] | param | "(" [1-9] "/" [1-9] ")" | "(" "-"? [0-9] "." [0-9] ")")',
         "name ::= state | param",
         "state ::= " + " | ".join(_literal(n) for n in names),
         f"param ::= {PARAMETER_PATTERN}",
-        'number ::= [0-9] [0-9]{0,3} ("." [0-9] [0-9]{0,3})?',
+        # single-digit constants only (1 - size/K, 2*k): multi-digit numbers would invite copying data values
+        'number ::= [0-9] ("." [0-9])?',
     ]
     if funcs:
         rules.append(f"func ::= {func_rule}")

@@ -90,6 +90,8 @@ def _to_expr(value: ExprLike, allowed: frozenset[str], where: str) -> sympy.Expr
         return sympy.Integer(int(value)) if float(value).is_integer() else sympy.Rational(repr(float(value)))
     if isinstance(value, sympy.Basic):
         expr = value.xreplace({s: symbol(s.name) for s in value.free_symbols if isinstance(s, sympy.Symbol)})
+        # floats become the same exact rationals the text parser makes, so both inputs give one structure
+        expr = expr.xreplace({f: sympy.Rational(repr(float(f))) for f in expr.atoms(sympy.Float)})
         for node in sympy.preorder_traversal(expr):
             if isinstance(node, sympy.Function) and not isinstance(node, _ALLOWED_FUNCS):
                 raise ModelSpecError(f"{where}: function {node.func} is not supported")

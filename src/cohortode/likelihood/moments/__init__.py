@@ -8,11 +8,13 @@ from .sigma_points import SigmaPoints as SigmaPoints
 
 
 def get_engine(spec: "str | MomentEngine") -> MomentEngine:
-    """An engine from a name: ``"sigma"``, ``"mc"`` (or ``"mc:N"`` for N virtual patients), ``"fo"``."""
+    """An engine from a name: ``"sigma"``, ``"sigma5"`` (degree-5 rule), ``"mc"`` (or ``"mc:N"`` for N virtual patients), ``"fo"``."""
     if isinstance(spec, MomentEngine):
         return spec
     if spec == "sigma":
         return SigmaPoints()
+    if spec == "sigma5":
+        return SigmaPoints(degree=5)
     if spec == "fo":
         return Linearisation()
     if spec == "mc" or (isinstance(spec, str) and spec.startswith("mc:")):
