@@ -47,7 +47,7 @@ from ._feedback import Feedback, model_from_equations
 from ._grammar import expression_grammar, mechanism_grammar
 from ._parse_output import parse_equations, parse_mechanism
 from ._problem import Problem
-from ._prompt import build_messages, build_repair_messages
+from ._prompt import build_messages, build_repair_messages, model_lines
 from ._validate import deduplicate, validate_model
 from .base import Proposer
 
@@ -207,6 +207,10 @@ class LLMProposer(Proposer):
         generation of mechanism lines (biased towards first-listed blocks with small models).
     max_repairs
         Most repair prompts per call.
+    n_examples
+        Library structures shown to the model as examples of valid equations at the expression level (drawn from
+        the structure prior when the mechanism level ran, else uniformly; seeded). A small model mostly writes
+        variations of what it is shown, so examples raise the share of valid equations a lot.
     extra_states
         States the expression level may add (one optional line each); ``None``: by domain (``peripheral`` for
         PK, ``effect`` for PD, ``E`` for epidemics, none otherwise).
@@ -238,6 +242,7 @@ class LLMProposer(Proposer):
         prior_orders: int = 1,
         mechanism_sampling: str = "prior",
         max_repairs: int = 4,
+        n_examples: int = 4,
         extra_states: Sequence[str] | None = None,
         fallback: bool = True,
         max_parameters: int = 12,
@@ -248,7 +253,7 @@ class LLMProposer(Proposer):
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
             raise ValueError(f"temperature: expected a finite number >= 0, got {temperature!r}")
         for name, value, low in (("samples_per_call", samples_per_call, 1), ("prior_orders", prior_orders, 1),
-                                 ("max_repairs", max_repairs, 0)):
+                                 ("max_repairs", max_repairs, 0), ("n_examples", n_examples, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
         if max_new_tokens is not None and (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
@@ -277,6 +282,7 @@ class LLMProposer(Proposer):
         self.prior_orders = prior_orders
         self.mechanism_sampling = mechanism_sampling
         self.max_repairs = max_repairs
+        self.n_examples = n_examples
         self.extra_states = None if extra_states is None else tuple(extra_states)
         self.fallback = bool(fallback)
         self.max_parameters = max_parameters
@@ -448,8 +454,9 @@ class LLMProposer(Proposer):
 
     def _mechanism_candidates(self, problem: Problem, feedback: Feedback | None, n: int, rng: np.random.Generator,
                               seen_hashes: set[str], seen_mechanisms: set[tuple[str, ...]],
+                              prior: tuple[list[tuple[str, ...]], np.ndarray | None],
                               stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
-        choices, log_prior = self.mechanism_prior(problem, feedback)
+        choices, log_prior = prior
         if not choices:
             return [], []
         order: list[int]
@@ -509,11 +516,38 @@ class LLMProposer(Proposer):
         return order
 
     # ------------------------------------------------------------------------------------------ expression
+    def _examples(self, problem: Problem, extra: Sequence[str], rng: np.random.Generator,
+                  prior: tuple[list[tuple[str, ...]], np.ndarray | None] | None) -> list[list[str]]:
+        """Equations of up to ``n_examples`` library structures over the problem's states and ``extra``."""
+        if self.n_examples == 0:
+            return []
+        if prior is None:
+            prior = ([tuple(c) for c in self.library.compositions(problem)], None)
+        choices, log_prior = prior
+        if not choices:
+            return []
+        weights = np.zeros(len(choices)) if log_prior is None else log_prior
+        allowed = set(problem.state_names) | set(extra)
+        out: list[list[str]] = []
+        for i in gumbel_top_k(weights, len(choices), max(self.temperature, 1.0), rng):
+            try:
+                model = self.library.build(problem, choices[i])
+            except (ModelSpecError, ValueError):
+                continue
+            if set(model.states) <= allowed:
+                out.append(model_lines(model))
+            if len(out) >= self.n_examples:
+                break
+        return out
+
     def _expression_candidates(self, problem: Problem, feedback: Feedback | None, seed: int,
+                               rng: np.random.Generator,
+                               prior: tuple[list[tuple[str, ...]], np.ndarray | None] | None,
                                stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
         backend = self.backend
         extra = self._extra(problem)
-        messages = build_messages(problem, feedback, kind="expression", extra_states=extra)
+        examples = self._examples(problem, extra, rng, prior)
+        messages = build_messages(problem, feedback, kind="expression", extra_states=extra, examples=examples)
         grammar = expression_grammar(problem.state_names, extra_states=extra) if backend.supports_grammar else None
         allow = extra if grammar is not None else True
         tokens = self._tokens(problem)
@@ -547,7 +581,7 @@ class LLMProposer(Proposer):
             if self.repair and repairs < self.max_repairs:
                 repairs += 1
                 fix_messages = build_repair_messages(problem, text, reason, feedback, kind="expression",
-                                                     extra_states=extra)
+                                                     extra_states=extra, examples=examples)
                 fixed = backend.generate(fix_messages, n=1, grammar=grammar, temperature=self.temperature,
                                          top_p=self.top_p, max_new_tokens=tokens, seed=int(seed) + 1 + i)[0]
                 parsed = parse_equations(fixed, problem, allow_extra_states=allow)
@@ -610,11 +644,16 @@ class LLMProposer(Proposer):
         mech: list[Candidate] = []
         expr: list[Candidate] = []
         rejected: list[Candidate] = []
+        prior = None
         if self.level in ("both", "mechanism"):
-            valid, bad = self._mechanism_candidates(problem, feedback, k, rng, seen_hashes, seen_mechanisms, stats)
+            t0 = time.perf_counter()
+            prior = self.mechanism_prior(problem, feedback)
+            stats["prior_seconds"] = time.perf_counter() - t0
+            valid, bad = self._mechanism_candidates(problem, feedback, k, rng, seen_hashes, seen_mechanisms, prior,
+                                                    stats)
             mech, rejected = valid, rejected + bad
         if self.level in ("both", "expression"):
-            valid, bad = self._expression_candidates(problem, feedback, seed, stats)
+            valid, bad = self._expression_candidates(problem, feedback, seed, rng, prior, stats)
             expr, rejected = valid, rejected + bad
         mech = _rank(deduplicate(mech, set(seen_hashes)))
         expr = _rank(deduplicate(expr, set(seen_hashes)))

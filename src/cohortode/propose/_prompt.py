@@ -20,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import sympy
+
 from ._grammar import mechanism_line
 
 if TYPE_CHECKING:
+    from ..spec import ODEModel
     from ._feedback import Feedback
     from ._problem import Problem
 
@@ -31,6 +34,8 @@ __all__ = [
     "build_messages",
     "build_repair_messages",
     "feedback_text",
+    "format_rhs",
+    "model_lines",
     "problem_text",
 ]
 
@@ -212,6 +217,65 @@ def feedback_text(
     return "\n\n".join(parts)
 
 
+def _factor_text(factor: sympy.Expr) -> str:
+    text = sympy.sstr(factor, order="none").replace("**", "^")
+    if isinstance(factor, (sympy.Add, sympy.Mul)) or (isinstance(factor, sympy.Rational) and not factor.is_Integer):
+        return f"({text})"
+    if isinstance(factor, sympy.Pow) and not (factor.exp.is_Integer and factor.exp > 0) and not factor.base.is_Symbol:
+        return f"({text})"
+    if isinstance(factor, sympy.Pow):
+        base = _factor_text(factor.base) if not factor.base.is_Symbol else factor.base.name
+        exp = factor.exp
+        exp_text = str(exp) if (exp.is_Integer and exp > 0) or exp.is_Symbol else f"({sympy.sstr(exp)})"
+        return f"{base}^{exp_text}"
+    return text
+
+
+def _term_text(term: sympy.Expr, states: Sequence[str]) -> tuple[bool, str]:
+    """``(negative, text)`` of one additive term, parameters first, then states, then the rest."""
+    coeff, rest = term.as_coeff_Mul()
+    negative = bool(coeff < 0)
+    coeff = abs(coeff)
+    num, den = sympy.fraction(rest)
+    order = {s: i for i, s in enumerate(states)}
+
+    def key(f: sympy.Expr) -> tuple[int, int, str]:
+        if f.is_Symbol:
+            return (1, order[f.name], "") if f.name in order else (0, 0, f.name)
+        return (2, 0, sympy.sstr(f))
+
+    factors = sorted(sympy.Mul.make_args(num), key=key)
+    parts = [_factor_text(f) for f in factors if f != 1]
+    if coeff != 1:
+        parts.insert(0, _factor_text(coeff))
+    text = "*".join(parts) or "1"
+    if den != 1:
+        dens = sorted(sympy.Mul.make_args(den), key=key)
+        text += "/" + ("/".join(_factor_text(f) for f in dens))
+    return negative, text
+
+
+def format_rhs(expr: sympy.Expr, states: Sequence[str]) -> str:
+    """A right-hand side as text with each term written parameters first (``ka*depot - ke*central``).
+
+    This is the style the expression grammar produces, so examples shown to the model follow it.
+    """
+    out = ""
+    terms = [_term_text(term, states) for term in sympy.Add.make_args(expr)]
+    terms.sort(key=lambda t: t[0])  # gains first, then losses
+    for i, (negative, text) in enumerate(terms):
+        if i == 0:
+            out = f"-{text}" if negative else text
+        else:
+            out += f" - {text}" if negative else f" + {text}"
+    return out
+
+
+def model_lines(model: ODEModel) -> list[str]:
+    """``d(state)/dt = ...`` lines of a model in the grammar's style (see :func:`format_rhs`)."""
+    return [f"d({s})/dt = {format_rhs(model.rhs[s], model.states)}" for s in model.states]
+
+
 def _category_listing(categories: Mapping[str, Sequence[Any]]) -> str:
     lines = []
     for category, blocks in categories.items():
@@ -229,6 +293,7 @@ def build_messages(
     kind: str = "expression",
     categories: Mapping[str, Sequence[Any]] | None = None,
     extra_states: Sequence[str] = (),
+    examples: Sequence[Sequence[str]] = (),
     neutral: bool = False,
 ) -> list[dict[str, str]]:
     """The chat asking the model for a structure.
@@ -246,6 +311,9 @@ def build_messages(
         listed; usually ``library.categories(problem)``.
     extra_states
         For ``kind="expression"``: state names the model may add (one optional line each).
+    examples
+        For ``kind="expression"``: example models for these states, each a list of ``d(state)/dt = ...`` lines
+        (at most 6 are shown). Without examples a generic format example is shown.
     neutral
         Leave out the data, the analyst's context and the feedback (the reference prompt of a calibrated prior).
 
@@ -283,9 +351,15 @@ def build_messages(
         if extra:
             task += (f" You may add the state {extra[0]} with one more line." if len(extra) == 1 else
                      f" You may add the states {', '.join(extra)} with one more line each.")
-        task += (" Use the state names, short parameter names (like ka, ke, V, Km, Vmax, r, K, beta, gamma), numbers, "
+        task += (" Use the state names, short parameter names (like ka, ke, V, Km, Vmax, r, K, beta, gamma), "
                  "+ - * / ^, parentheses and exp, log, sqrt. Do not write the observed quantities.")
-        sections.append(task + "\n\n" + _EXPRESSION_EXAMPLE)
+        shown = [list(e)[:12] for e in list(examples)[:6]]
+        if shown:
+            listing = "\n\n".join(f"Example {i}:\n" + "\n".join(_cut(line, _MAX_EQUATION) for line in e)
+                                   for i, e in enumerate(shown, 1))
+            sections.append(task + "\n\nValid models for these states look like this:\n\n" + listing)
+        else:
+            sections.append(task + "\n\n" + _EXPRESSION_EXAMPLE)
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(sections)}]
 
 
@@ -298,12 +372,14 @@ def build_repair_messages(
     kind: str = "expression",
     categories: Mapping[str, Sequence[Any]] | None = None,
     extra_states: Sequence[str] = (),
+    examples: Sequence[Sequence[str]] = (),
 ) -> list[dict[str, str]]:
     """The chat asking for a corrected answer: the original request, the rejected answer, and why it was rejected.
 
     The rejected text is cut to a bounded length.
     """
-    messages = build_messages(problem, feedback, kind=kind, categories=categories, extra_states=extra_states)
+    messages = build_messages(problem, feedback, kind=kind, categories=categories, extra_states=extra_states,
+                              examples=examples)
     fix = ("Your answer was rejected: " + _cut(reason, 400)
            + "\nWrite a corrected answer in exactly the requested format.")
     if kind == "mechanism" and categories:
