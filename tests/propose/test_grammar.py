@@ -142,3 +142,23 @@ def test_expression_grammar_argument_errors(kwargs, match):
 def test_check_grammar_reports_invalid_ebnf():
     with pytest.raises(ValueError, match="invalid EBNF"):
         check_grammar('root ::= "a" undefined_rule')
+
+
+def test_parameter_vocabulary_limits_names():
+    grammar = expression_grammar(("depot", "central"), parameters=("ka", "ke", "Vmax", "Km"))
+    check_grammar(grammar)
+    assert accepts(grammar, "d(depot)/dt = -ka*depot\nd(central)/dt = ka*depot - Vmax*central/(Km + central)")
+    assert accepts(grammar, "d(depot)/dt = -k1*depot\nd(central)/dt = k1*depot - k12*central")
+    assert not accepts(grammar, "d(depot)/dt = -dVmax*depot\nd(central)/dt = ka*depot")
+    assert not accepts(grammar, "d(depot)/dt = -kappa*depot\nd(central)/dt = ka*depot")
+    with pytest.raises(ValueError, match="parameter name"):
+        expression_grammar(("x",), parameters=('k" | "evil',))
+
+
+def test_added_states_exchange_by_mass_action_flows():
+    grammar = expression_grammar(("central",), extra_states=("peripheral",))
+    assert accepts(grammar, "d(central)/dt = k21*peripheral - k12*central\nd(peripheral)/dt = k12*central - "
+                            "k21*peripheral")
+    assert accepts(grammar, "d(central)/dt = -ke*central")  # the added state is optional
+    assert not accepts(grammar, "d(central)/dt = -ke*central\nd(peripheral)/dt = exp(central) - k*peripheral")
+    assert not accepts(grammar, "d(central)/dt = -ke*central\nd(peripheral)/dt = -k*central")

@@ -128,6 +128,9 @@ def test_pathological_but_short_outputs_finish(oral):
         "d(depot)/dt = " + "((" * 1000 + "\nd(central)/dt = ka*depot",
         ("x" * 1999 + "/dt = 1\n") * 9,
         "d(depot)/dt = -ka*depot\nd(central)/dt = ((((central^16)^16)^16)^16)^16",
+        "$" * 19_000 + "x",
+        "a:" * 9_000,
+        "d(x)/dt=" + "(" * 19_000,
     ]
     for text in texts:
         parsed = parse_equations(text, oral)

@@ -5,8 +5,8 @@ Two grammars are built from a :class:`~cohortode.propose.Problem`:
 * :func:`mechanism_grammar` -- one line choosing one library block per category, e.g.
   ``absorption: first_order_absorption; distribution: one_compartment; elimination: linear_elimination``;
 * :func:`expression_grammar` -- one line ``d(<state>)/dt = <expression>`` per problem state (in the problem's
-  order, optionally followed by lines for a few named auxiliary states), over the state names, short parameter
-  names, numbers, ``+ - * / ^``, parentheses and the functions ``exp``, ``log``, ``sqrt``.
+  order, optionally followed by lines for a few named auxiliary states), over the state names, parameter names,
+  single-digit numbers, ``+ - * / ^``, parentheses and the functions ``exp``, ``log``, ``sqrt``.
 
 The expression language is deliberately small and non-recursive (three nesting levels, bounded repetitions), so
 every text it accepts is short and, apart from rare reserved words used as parameter names, accepted by
@@ -15,8 +15,13 @@ every text it accepts is short and, apart from rare reserved words used as param
 * every top-level term is a parameter times at least one factor (``ka*depot``, ``Vmax*central/(Km + central)``);
 * a subtracted term in ``d(x)/dt`` carries ``x`` itself as a factor (``- ke*central``, ``- beta*S*I/N``), so
   no state can be driven below zero (the positivity check of :func:`~cohortode.propose.validate_model`);
-* constants are single digits (``1 - size/K``), so data values from the prompt cannot be copied in. The grammar is a sampling aid only: every output is still parsed by the
-safe parser (:mod:`cohortode.propose._parse_output`).
+* constants are single digits (``1 - size/K``), so data values from the prompt cannot be copied in;
+* an added state (``peripheral``) exchanges by simple mass-action flows (``k12*central - k21*peripheral``);
+* parameter names can be limited to a vocabulary (``parameters=``), so a small model cannot invent long nonsense
+  names.
+
+The grammar is a sampling aid only: every output is still parsed by the safe parser
+(:mod:`cohortode.propose._parse_output`) and validated.
 """
 
 from __future__ import annotations
@@ -140,7 +145,8 @@ def expression_grammar(
     *,
     extra_states: Sequence[str] = (),
     functions: Sequence[str] = EXPRESSION_FUNCTIONS,
-    max_terms: int = 6,
+    max_terms: int = 5,
+    parameters: Sequence[str] | None = None,
 ) -> str:
     """EBNF for ``d(<state>)/dt = <expression>`` lines, one per state.
 
@@ -155,6 +161,11 @@ def expression_grammar(
         Function names offered (each must be one of :data:`cohortode.spec.ALLOWED_FUNCTIONS` with one argument).
     max_terms
         Most additive terms in one right-hand side.
+    parameters
+        Parameter names to offer (e.g. those of the library's structures for the problem, ``ka``, ``Vmax``,
+        ``beta``); any other parameter is a letter with at most two digits (``k``, ``k1``, ``k12``). ``None``
+        allows every name matching :data:`PARAMETER_PATTERN`. A closed vocabulary keeps a small model from inventing
+        long nonsense names.
 
     Returns
     -------
@@ -181,16 +192,27 @@ def expression_grammar(
             raise ValueError(f"function {f!r} is not a one-argument function of the safe parser")
     if isinstance(max_terms, bool) or not isinstance(max_terms, int) or max_terms < 1:
         raise ValueError(f"max_terms: expected a positive integer, got {max_terms!r}")
+    if parameters is None:
+        param_rule = PARAMETER_PATTERN
+    else:
+        vocabulary = [_check_name(p, "parameter name") for p in dict.fromkeys(parameters)]
+        param_rule = " | ".join([*(_literal(p) for p in vocabulary), "[a-z] [0-9]{0,2}"])
 
     names = [*states, *extra]
     root = ' "\\n" '.join(f"line_{i}" for i in range(len(states)))
     rules = []
     for i, s in enumerate(names):
-        head = _literal(f"d({s})/dt = ") if i < len(states) else _literal(f"\nd({s})/dt = ")
-        rules.append(f'line_{i} ::= {head} ("-" loss_{i} | gain) (" + " gain | " - " loss_{i}){{0,{max_terms - 1}}}')
-        # a loss term of a state carries the state itself as a factor, so the state cannot turn negative
-        rules.append(f'loss_{i} ::= param (mulop factor){{0,2}} "*" {_literal(s)} power? (mulop factor){{0,3}}')
-        if i >= len(states):
+        if i < len(states):
+            head = _literal(f"d({s})/dt = ")
+            rules.append(f'line_{i} ::= {head} ("-" loss_{i} | gain) (" + " gain | " - " loss_{i})'
+                         f'{{0,{max_terms - 1}}}')
+            # a loss term of a state carries the state itself as a factor, so the state cannot turn negative
+            rules.append(f'loss_{i} ::= param (mulop factor){{0,2}} "*" {_literal(s)} power? (mulop factor){{0,3}}')
+        else:
+            # an added state (peripheral, exposed, effect) exchanges by simple mass-action flows
+            head = _literal(f"\nd({s})/dt = ")
+            rules.append(f'line_{i} ::= {head} ("-" loss_{i} | flow) (" + " flow | " - " loss_{i}){{0,2}}')
+            rules.append(f"loss_{i} ::= param \"*\" {_literal(s)}")
             root += f" line_{i}?"
     func_rule = " | ".join(_literal(f) for f in funcs)
     inner_terms = max(1, min(max_terms, 4))
@@ -199,6 +221,7 @@ def expression_grammar(
     rules += [
         # a gain term is a rate parameter times at least one factor: ka*depot, r*size*(1 - size/K)
         "gain ::= param (mulop factor){1,4}",
+        'flow ::= param "*" name ("*" name)? ("/" name)?',
         f"expr2 ::= term2 (addop term2){{0,{inner_terms - 1}}}",
         "expr3 ::= term3 (addop term3){0,2}",
         'addop ::= " + " | " - "',
@@ -211,7 +234,7 @@ def expression_grammar(
         'power ::= "^" ([1-9] | param | "(" [1-9] "/" [1-9] ")" | "(" "-"? [0-9] "." [0-9] ")")',
         "name ::= state | param",
         "state ::= " + " | ".join(_literal(n) for n in names),
-        f"param ::= {PARAMETER_PATTERN}",
+        f"param ::= {param_rule}",
         # single-digit constants only (1 - size/K, 2*k): multi-digit numbers would invite copying data values
         'number ::= [0-9] ("." [0-9])?',
     ]

@@ -2,15 +2,15 @@
 
 Two levels (``level="both"`` runs both and interleaves their candidates):
 
-**Mechanism level.** Every library composition that fits the problem is written as a mechanism line
-(``absorption: first_order_absorption; distribution: one_compartment; elimination: linear_elimination``) and scored
-by the model as the reply to a prompt listing the blocks (:meth:`LLMBackend.score`). Free token-by-token sampling
-among the listed blocks is strongly biased towards the first option of each category; the scores of complete
-answers are not. The scores become a *structure prior*, a probability distribution over the finite set of
-compositions (:attr:`LLMProposer.prior` says how it is calibrated: ``"pmi"`` subtracts the score under a neutral
-prompt without data and context, which removes the model's preference for certain texts regardless of the problem).
-The model's own choices are draws without replacement from that distribution at the sampling temperature
-(Gumbel-top-k, seeded).
+**Mechanism level.** The model's choice among named library blocks. Free token-by-token sampling among listed
+blocks is strongly biased towards the first-listed option; scoring complete answers is not. So for each category
+(absorption, distribution, ...) the model scores every block name as the answer to "which <category> mechanism
+explains these data best?" (:meth:`LLMBackend.score`), calibrated by subtracting half the score under a neutral
+prompt without data, context and feedback (``calibration=0.5``; 0 is the raw log-probability, 1 pointwise mutual
+information). A composition's score is the sum of its blocks' scores; normalised over all compositions that fit the
+problem this is the *structure prior*. The model's own choices are draws without replacement from it at the sampling
+temperature (Gumbel-top-k, seeded). Scoring whole mechanism lines against a block menu (``prior_unit=
+"composition"``) is available but ranked the expert mechanisms worse (see ``benchmarks/llm_mechanisms.py``).
 
 **Expression level.** One batched, grammar-constrained :meth:`LLMBackend.generate` call writes
 ``samples_per_call`` sets of ``d(state)/dt = ...`` lines; each is parsed by the whitelist parser and validated.
@@ -25,6 +25,11 @@ description.
 
 Backends without grammar support (HTTP) go through the same parser; backends that cannot score leave ``log_prior``
 as ``None`` and the mechanism level then parses sampled mechanism lines instead.
+
+For the local transformers backend two faster paths are used: scoring encodes the shared prompt once and the answers
+against its cached keys and values (same numbers as :meth:`LLMBackend.score`), and generation encodes the prompt once
+for all samples, decodes from a preallocated cache and drops finished samples from the batch (same sampling
+distribution as :meth:`LLMBackend.generate`, identical replies when greedy).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from ._feedback import Feedback, model_from_equations
 from ._grammar import expression_grammar, mechanism_grammar
 from ._parse_output import parse_equations, parse_mechanism
 from ._problem import Problem
-from ._prompt import build_messages, build_repair_messages, model_lines
+from ._prompt import build_category_messages, build_messages, build_repair_messages, model_lines
 from ._validate import deduplicate, validate_model
 from .base import Proposer
 
@@ -55,15 +60,21 @@ if TYPE_CHECKING:
     from .backends import LLMBackend
     from .motifs import MotifLibrary
 
-__all__ = ["LLMProposer", "PRIOR_METHODS", "gumbel_top_k"]
+__all__ = ["LLMProposer", "PRIOR_UNITS", "gumbel_top_k"]
 
 logger = logging.getLogger(__name__)
 
-PRIOR_METHODS = ("raw", "pmi")
-"""How the mechanism prior is calibrated: the plain log-probability, or pointwise mutual information."""
+PRIOR_UNITS = ("category", "composition")
+"""What the mechanism prior scores: each category's blocks separately (summed), or whole compositions."""
 _LEVELS = ("both", "mechanism", "expression")
-_PRIOR_TEXTS = ("line", "description")
+_PRIOR_TEXTS = ("name", "description")
 _HASH = re.compile(r"^[0-9a-f]{16}$")
+_BASE_PARAMETERS = (
+    "k", "ka", "ke", "kel", "ktr", "k12", "k21", "k13", "k31", "ke0", "kin", "kout", "V", "V1", "V2", "CL", "Q", "F",
+    "Vmax", "Km", "Emax", "EC50", "Imax", "IC50", "n", "h", "r", "K", "a", "b", "c", "d", "g", "alpha", "beta", "gamma",
+    "delta", "sigma", "omega", "mu", "nu", "rho", "theta", "tau", "q", "N", "tlag",
+)
+"""Parameter names the expression grammar always offers (besides those of the library's structures)."""
 _EXTRA_STATES = {"pk": ("peripheral",), "pd": ("effect",), "epidemic": ("E",), "growth": (), "progression": ()}
 
 
@@ -88,33 +99,78 @@ def _logsumexp(x: np.ndarray) -> float:
     return m + math.log(float(np.sum(np.exp(x - m))))
 
 
-class _PrefixScorer:
-    """Scores continuations of one chat with a local transformers model, encoding the shared prompt only once.
+class _LocalModel:
+    """Faster scoring and sampling with a local :class:`TransformersBackend`, sharing one encoding of the prompt.
 
-    Gives the same numbers as :meth:`TransformersBackend.score` (the log-probabilities of the continuation's tokens,
-    end-of-turn excluded) but runs the prompt through the model once and the continuations against its cached keys
-    and values, instead of once per continuation. Continuations whose tokenisation does not split cleanly at the
-    prompt boundary are scored by the backend itself.
+    The backend's own methods run the prompt through the model once per continuation (``score``) or once per sample
+    (``generate``), keep every sample in the batch until the longest ends, and grow their key/value cache by
+    concatenation (copying it at every token). With prompts of several hundred tokens those costs dominate. Here a
+    prompt is encoded once (batch size 1; the last few encodings are kept, so scoring the replies of a generate call
+    reuses it) and
+
+    * :meth:`score` runs the continuations against copies of the prompt's cached keys and values; the numbers are
+      those of :meth:`TransformersBackend.score` (the log-probabilities of the reply's tokens, end of turn excluded;
+      continuations whose tokenisation does not split cleanly at the prompt are left to the backend);
+    * :meth:`generate` copies the prompt's keys and values into a preallocated (static) cache of ``n`` rows and runs
+      a plain sampling loop on the unfinished rows only. Sampling is the backend's: grammar mask (its compiled
+      xgrammar grammar), temperature, nucleus (top-p) filtering, a multinomial draw from a generator seeded with
+      ``seed``; a reply ends at an end-of-sequence token or after ``max_new_tokens`` tokens. Greedy decoding gives
+      the backend's replies exactly; sampled replies follow the same distribution, not the same random stream.
     """
 
     batch_size = 16
+    """Continuations per forward pass in :meth:`score`."""
+    keep_prompts = 4
+    """Encoded prompts kept."""
 
     def __init__(self, backend: Any):
+        from .backends import transformers_backend as tb
+        from .backends.base import validate_messages, validate_sampling
+
+        for name in ("model", "tokenizer", "_compiled_grammar", "_stop_ids"):
+            if not hasattr(backend, name):
+                raise AttributeError(name)
+        if not hasattr(tb, "_import_xgrammar"):
+            raise AttributeError("_import_xgrammar")
+        import torch
+
         self.backend = backend
         self.model = backend.model
         self.tokenizer = backend.tokenizer
-        import torch
-
         self.torch = torch
+        self.tb = tb
+        self.validate_messages = validate_messages
+        self.validate_sampling = validate_sampling
+        self.device = next(self.model.parameters()).device
+        self._prompts: dict[tuple[int, ...], tuple[Any, Any]] = {}
 
+    # ------------------------------------------------------------------------------------------ shared
     def _render(self, messages: list[dict[str, str]], text: str | None) -> str:
         if text is None:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return self.tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": text}],
                                                   tokenize=False, add_generation_prompt=False)
 
+    def _encode(self, prompt_ids: list[int]) -> tuple[Any, Any]:
+        """``(cache, last_logits)`` of a prompt: its keys and values (batch 1) and the next-token logits."""
+        key = tuple(prompt_ids)
+        if key not in self._prompts:
+            with self.torch.inference_mode():
+                out = self.model(input_ids=self.torch.tensor([prompt_ids], device=self.device), use_cache=True)
+            if len(self._prompts) >= self.keep_prompts:
+                self._prompts.pop(next(iter(self._prompts)))
+            self._prompts[key] = (out.past_key_values, out.logits[0, -1].to("cpu").float())
+        return self._prompts[key]
+
+    def _pad_id(self) -> int:
+        pad = getattr(self.backend, "_pad_id", None)
+        pad = self.tokenizer.pad_token_id if pad is None else pad
+        return 0 if pad is None else int(pad)
+
+    # ------------------------------------------------------------------------------------------ scoring
     def score(self, messages: list[dict[str, str]], continuations: Sequence[str]) -> np.ndarray:
         torch = self.torch
+        messages = self.validate_messages(messages)
         prefix = self._render(messages, None)
         prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
         n_prefix = len(prefix_ids)
@@ -122,7 +178,7 @@ class _PrefixScorer:
         slow: list[int] = []
         for i, text in enumerate(continuations):
             full = self._render(messages, text)
-            if not (full.startswith(prefix) and full[len(prefix):].startswith(text)) or not text:
+            if not text or not (full.startswith(prefix) and full[len(prefix):].startswith(text)):
                 slow.append(i)
                 continue
             enc = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
@@ -135,18 +191,13 @@ class _PrefixScorer:
             rows.append((i, ids[n_prefix: positions[-1] + 1], [p - n_prefix for p in positions]))
         out = np.zeros(len(continuations), dtype=np.float64)
         if rows:
-            device = next(self.model.parameters()).device
+            cache, last_logits = self._encode(prefix_ids)
+            first_logp = torch.log_softmax(last_logits, dim=-1)
             with torch.inference_mode():
-                first = self.model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
-                cache = first.past_key_values
-                first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
                 for lo in range(0, len(rows), self.batch_size):
                     chunk = rows[lo: lo + self.batch_size]
                     width = max(len(ids) for _, ids, _ in chunk)
-                    pad = getattr(self.backend, "_pad_id", None)
-                    pad = self.tokenizer.pad_token_id if pad is None else pad
-                    pad = 0 if pad is None else pad
-                    ids_t = torch.full((len(chunk), width), int(pad), dtype=torch.long)
+                    ids_t = torch.full((len(chunk), width), self._pad_id(), dtype=torch.long)
                     mask = torch.zeros((len(chunk), n_prefix + width), dtype=torch.long)
                     mask[:, :n_prefix] = 1
                     for r, (_, ids, _) in enumerate(chunk):
@@ -154,18 +205,101 @@ class _PrefixScorer:
                         mask[r, n_prefix: n_prefix + len(ids)] = 1
                     batch_cache = copy.deepcopy(cache)
                     batch_cache.batch_repeat_interleave(len(chunk))
-                    logits = self.model(input_ids=ids_t.to(device), attention_mask=mask.to(device),
-                                        past_key_values=batch_cache, use_cache=True).logits.float()
+                    logits = self.model(input_ids=ids_t.to(self.device), attention_mask=mask.to(self.device),
+                                        past_key_values=batch_cache, use_cache=True).logits.to("cpu").float()
                     logp = torch.log_softmax(logits, dim=-1)
                     for r, (i, ids, positions) in enumerate(chunk):
-                        total = 0.0
-                        for p in positions:
-                            dist = first_logp if p == 0 else logp[r, p - 1]
-                            total += float(dist[ids[p]])
-                        out[i] = total
+                        out[i] = sum(float((first_logp if p == 0 else logp[r, p - 1])[ids[p]]) for p in positions)
         if slow:
             out[slow] = np.asarray(self.backend.score(messages, [continuations[i] for i in slow]), dtype=np.float64)
         return out
+
+    # ------------------------------------------------------------------------------------------ sampling
+    def generate(self, messages: list[dict[str, str]], *, n: int, grammar: str | None, temperature: float,
+                 top_p: float, max_new_tokens: int, seed: int) -> list[str]:
+        torch = self.torch
+        messages = self.validate_messages(messages)
+        self.validate_sampling(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        n, max_new_tokens = int(n), int(max_new_tokens)
+        prompt = self.tokenizer(self._render(messages, None), add_special_tokens=False)["input_ids"]
+        vocab = int(self.model.config.vocab_size)
+        stop = {int(t) for t in self.backend._stop_ids}
+        xgr = compiled = bitmask = None
+        if grammar is not None:
+            compiled = self.backend._compiled_grammar(grammar)
+            xgr = self.tb._import_xgrammar()
+            bitmask = xgr.allocate_token_bitmask(n, vocab)
+        generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        outputs: list[list[int]] = [[] for _ in range(n)]
+        rows = list(range(n))  # original index of each row still in the batch
+        matchers = [xgr.GrammarMatcher(compiled) for _ in rows] if compiled is not None else []
+        prompt_cache, last_logits = self._encode(prompt)
+        cache = None
+        logits = last_logits.expand(n, -1).clone()
+        with torch.inference_mode():
+            for step in range(max_new_tokens):
+                if compiled is not None:
+                    for i, matcher in enumerate(matchers):
+                        matcher.fill_next_token_bitmask(bitmask, i)
+                    xgr.apply_token_bitmask_inplace(logits, bitmask[: len(rows)],
+                                                    vocab_size=min(vocab, logits.shape[-1]))
+                tokens = self._sample(logits, temperature, top_p, generator)
+                keep: list[int] = []
+                for i, token in enumerate(tokens.tolist()):
+                    if token in stop:
+                        continue
+                    outputs[rows[i]].append(token)
+                    if compiled is not None:
+                        if not matchers[i].accept_token(token):
+                            raise RuntimeError(f"sampled token {token} violates the grammar mask")
+                        if matchers[i].is_terminated():
+                            continue
+                    keep.append(i)
+                if not keep or step == max_new_tokens - 1:
+                    break
+                if cache is None:
+                    cache = self._expand(prompt_cache, len(rows), len(prompt) + max_new_tokens + 1)
+                if len(keep) < len(rows):
+                    index = torch.tensor(keep, dtype=torch.long)
+                    cache = self._select(cache, index.to(self.device))
+                    rows = [rows[i] for i in keep]
+                    matchers = [matchers[i] for i in keep] if matchers else []
+                    tokens = tokens[index]
+                out = self.model(input_ids=tokens[:, None].to(self.device), past_key_values=cache, use_cache=True)
+                logits = out.logits[:, -1, :].to("cpu").float()
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in outputs]
+
+    def _sample(self, logits: Any, temperature: float, top_p: float, generator: Any) -> Any:
+        torch = self.torch
+        if temperature <= 0:
+            return logits.argmax(dim=-1)
+        logits = logits / float(temperature)
+        if top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=False, dim=-1)
+            remove = sorted_logits.softmax(dim=-1).cumsum(dim=-1) <= (1.0 - float(top_p))
+            remove[..., -1] = False  # keep at least the most probable token
+            logits = logits.masked_fill(remove.scatter(1, order, remove), float("-inf"))
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+
+    def _expand(self, cache: Any, n: int, length: int) -> Any:
+        """A static (preallocated) cache of ``n`` rows holding copies of a batch-1 prompt cache."""
+        from transformers import StaticCache
+
+        static = StaticCache(config=self.model.config, max_cache_len=length)
+        for i, layer in enumerate(cache.layers):
+            static.update(layer.keys.expand(n, -1, -1, -1).contiguous(),
+                          layer.values.expand(n, -1, -1, -1).contiguous(), i)
+        return static
+
+    @staticmethod
+    def _select(cache: Any, index: Any) -> Any:
+        """Keep only the rows ``index`` of a static cache."""
+        for layer in cache.layers:
+            layer.keys = layer.keys.index_select(0, index)
+            layer.values = layer.values.index_select(0, index)
+            if hasattr(layer, "batch_size"):
+                layer.batch_size = int(index.numel())
+        return cache
 
 
 class LLMProposer(Proposer):
@@ -193,12 +327,18 @@ class LLMProposer(Proposer):
         Token budget of one equation set; ``None``: 40 per state line plus 8.
     top_p
         Nucleus-sampling mass of generation.
-    prior
-        Calibration of the mechanism prior: ``"pmi"`` (default; log p(line | problem prompt) - log p(line | neutral
-        prompt)) or ``"raw"`` (log p(line | problem prompt)).
+    calibration
+        Weight ``c`` of the neutral prompt in the mechanism prior: a block's score is
+        ``log p(answer | problem prompt) - c * log p(answer | neutral prompt)``, the neutral prompt having no data,
+        context or feedback. ``0`` is the raw log-probability, ``1`` pointwise mutual information; the default
+        ``0.5`` ranked the expert best on the reference problems (``benchmarks/llm_mechanisms.py``).
+    prior_unit
+        ``"category"`` (default): for each category, the model scores each block as the answer to "which
+        <category> mechanism explains these data best?", and a composition's score is the sum over its blocks;
+        ``"composition"``: the model scores whole mechanism lines as the answer to the block-menu prompt.
     prior_text
-        What is scored per composition: ``"line"`` (the mechanism line of block names, default) or
-        ``"description"`` (the blocks' plain-English descriptions).
+        The scored answer: ``"name"`` (block names, or the mechanism line of names; default) or ``"description"``
+        (the blocks' plain-English descriptions).
     prior_orders
         Number of block listing orders the prior is averaged over (the first is the library's order, the others
         are fixed shuffles within categories); more orders reduce position bias at proportional cost.
@@ -237,8 +377,9 @@ class LLMProposer(Proposer):
         score_prior: bool = True,
         max_new_tokens: int | None = None,
         top_p: float = 0.95,
-        prior: str = "pmi",
-        prior_text: str = "line",
+        calibration: float = 0.5,
+        prior_unit: str = "category",
+        prior_text: str = "name",
         prior_orders: int = 1,
         mechanism_sampling: str = "prior",
         max_repairs: int = 4,
@@ -259,8 +400,10 @@ class LLMProposer(Proposer):
         if max_new_tokens is not None and (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
                                            or max_new_tokens < 1):
             raise ValueError(f"max_new_tokens: expected a positive integer or None, got {max_new_tokens!r}")
-        if prior not in PRIOR_METHODS:
-            raise ValueError(f"prior: expected one of {PRIOR_METHODS}, got {prior!r}")
+        if not (isinstance(calibration, (int, float)) and 0.0 <= calibration <= 1.0):
+            raise ValueError(f"calibration: expected a number in [0, 1] (0: raw, 1: PMI), got {calibration!r}")
+        if prior_unit not in PRIOR_UNITS:
+            raise ValueError(f"prior_unit: expected one of {PRIOR_UNITS}, got {prior_unit!r}")
         if prior_text not in _PRIOR_TEXTS:
             raise ValueError(f"prior_text: expected one of {_PRIOR_TEXTS}, got {prior_text!r}")
         if mechanism_sampling not in ("prior", "grammar"):
@@ -277,7 +420,8 @@ class LLMProposer(Proposer):
         self.score_prior = bool(score_prior)
         self.max_new_tokens = max_new_tokens
         self.top_p = float(top_p)
-        self.prior = prior
+        self.calibration = float(calibration)
+        self.prior_unit = prior_unit
         self.prior_text = prior_text
         self.prior_orders = prior_orders
         self.mechanism_sampling = mechanism_sampling
@@ -289,7 +433,8 @@ class LLMProposer(Proposer):
         self.max_complexity = max_complexity
         self.last_stats: dict[str, Any] = {}
         self._score_cache: dict[str, np.ndarray] = {}
-        self._scorer: Any = None
+        self._local_model: Any = None
+        self._vocabulary: dict[tuple, list[str]] = {}
 
     # ------------------------------------------------------------------------------------------ resources
     @property
@@ -310,24 +455,42 @@ class LLMProposer(Proposer):
             self._library = default_library()
         return self._library
 
-    def _fast_scorer(self) -> Any:
-        if self._scorer is None:
-            self._scorer = False
+    def _local(self) -> _LocalModel | None:
+        """The fast local path for a :class:`TransformersBackend`, or ``None``."""
+        if self._local_model is None:
+            self._local_model = False
             try:
                 from .backends.transformers_backend import TransformersBackend
-            except ImportError:  # pragma: no cover
-                return None
-            if isinstance(self.backend, TransformersBackend) and hasattr(self.backend, "model"):
-                try:
-                    self._scorer = _PrefixScorer(self.backend)
-                except ImportError:  # pragma: no cover
-                    self._scorer = False
-        return self._scorer or None
+
+                if isinstance(self.backend, TransformersBackend):
+                    self._local_model = _LocalModel(self.backend)
+            except (ImportError, AttributeError):  # pragma: no cover - depends on the installed backend
+                self._local_model = False
+        return self._local_model or None
+
+    def generate(self, messages: list[dict[str, str]], *, n: int, grammar: str | None, max_new_tokens: int,
+                 seed: int) -> list[str]:
+        """Sample ``n`` replies with the proposer's temperature and top-p.
+
+        Uses the fast path for local transformers backends (see ``_LocalModel``), else
+        :meth:`LLMBackend.generate`.
+        """
+        kwargs = dict(n=int(n), grammar=grammar, temperature=self.temperature, top_p=self.top_p,
+                      max_new_tokens=int(max_new_tokens), seed=int(seed))
+        local = self._local()
+        if local is not None:
+            try:
+                return local.generate(messages, **kwargs)
+            except (AttributeError, TypeError, ImportError, NotImplementedError) as exc:  # pragma: no cover
+                logger.warning("fast local generation failed (%s: %s); using the backend's generate from now on",
+                               type(exc).__name__, exc)
+                self._local_model = False
+        return self.backend.generate(messages, **kwargs)
 
     def score(self, messages: list[dict[str, str]], continuations: Sequence[str]) -> np.ndarray:
         """Total log-probabilities of ``continuations`` as replies to ``messages`` (cached per call arguments).
 
-        Uses a prompt-sharing scorer for local transformers backends, else :meth:`LLMBackend.score`.
+        Uses the fast path for local transformers backends (see ``_LocalModel``), else :meth:`LLMBackend.score`.
 
         Raises
         ------
@@ -339,8 +502,8 @@ class LLMProposer(Proposer):
         if key not in self._score_cache:
             if not continuations:
                 return np.zeros(0)
-            scorer = self._fast_scorer()
-            values = scorer.score(messages, continuations) if scorer is not None else self.backend.score(
+            local = self._local()
+            values = local.score(messages, continuations) if local is not None else self.backend.score(
                 messages, continuations)
             values = np.asarray(values, dtype=np.float64)
             if values.shape != (len(continuations),):
@@ -364,6 +527,23 @@ class LLMProposer(Proposer):
             extra = _EXTRA_STATES.get(problem.domain or "", ()) if problem.domain else ("peripheral",)
         taken = set(problem.state_names) | set(problem.covariates)
         return tuple(s for s in extra if s not in taken)
+
+    def _parameters(self, problem: Problem) -> list[str]:
+        """Parameter vocabulary of the expression grammar: the library's names for this problem, then common ones."""
+        key = (problem.name, problem.state_names, tuple(problem.observables.items()), problem.domain,
+               problem.dose_targets)
+        if key not in self._vocabulary:
+            names: list[str] = []
+            for choice in self.library.compositions(problem):
+                try:
+                    names.extend(self.library.build(problem, choice).parameter_names)
+                except (ModelSpecError, ValueError):
+                    continue
+            names.extend(_BASE_PARAMETERS)
+            taken = set(problem.state_names) | set(self._extra(problem))
+            self._vocabulary[key] = [n for n in dict.fromkeys(names)
+                                     if n not in taken and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,11}", n)]
+        return list(self._vocabulary[key])
 
     def _tokens(self, problem: Problem) -> int:
         if self.max_new_tokens is not None:
@@ -398,7 +578,7 @@ class LLMProposer(Proposer):
             try:
                 model = model_from_equations(text, covariates=problem.covariates)
             except (ModelSpecError, ValueError):
-                parsed = parse_equations(text, problem)
+                parsed = parse_equations(text.replace(";", "\n"), problem)
                 if parsed.model is None:
                     continue
                 model = parsed.model
@@ -416,11 +596,42 @@ class LLMProposer(Proposer):
         return [self._line(c) for c in choices]
 
     @staticmethod
-    def _shuffled(categories: Mapping[str, Sequence[Any]], order: int) -> dict[str, list[Any]]:
+    def _shuffled(blocks: Sequence[Any], order: int) -> list[Any]:
         if order == 0:
-            return {c: list(b) for c, b in categories.items()}
+            return list(blocks)
         rng = np.random.default_rng(10_007 * order)
-        return {c: [b[i] for i in rng.permutation(len(b))] for c, b in categories.items()}
+        return [blocks[i] for i in rng.permutation(len(blocks))]
+
+    def _category_scores(self, problem: Problem, feedback: Feedback | None) -> dict[tuple[str, str], float]:
+        """(category, block name) -> score of the block as the answer for its category, averaged over orders."""
+        out: dict[tuple[str, str], float] = {}
+        for category, blocks in self.library.categories(problem).items():
+            texts = [b.description if self.prior_text == "description" else b.name for b in blocks]
+            total = np.zeros(len(blocks))
+            for order in range(self.prior_orders):
+                listed = self._shuffled(blocks, order)
+                values = self.score(build_category_messages(problem, feedback, category, listed), texts)
+                if self.calibration:
+                    values = values - self.calibration * self.score(
+                        build_category_messages(problem, None, category, listed, neutral=True), texts)
+                total += values
+            for b, v in zip(blocks, total / self.prior_orders):
+                out[(category, b.name)] = float(v)
+        return out
+
+    def _composition_scores(self, problem: Problem, feedback: Feedback | None,
+                            choices: Sequence[tuple[str, ...]]) -> np.ndarray:
+        categories = self.library.categories(problem)
+        texts = self._prior_texts(choices)
+        total = np.zeros(len(choices))
+        for order in range(self.prior_orders):
+            cats = {c: self._shuffled(b, order) for c, b in categories.items()}
+            values = self.score(build_messages(problem, feedback, kind="mechanism", categories=cats), texts)
+            if self.calibration:
+                values = values - self.calibration * self.score(
+                    build_messages(problem, None, kind="mechanism", categories=cats, neutral=True), texts)
+            total += values
+        return total / self.prior_orders
 
     def mechanism_prior(self, problem: Problem, feedback: Feedback | None = None) -> tuple[list[tuple[str, ...]],
                                                                                          np.ndarray | None]:
@@ -435,21 +646,14 @@ class LLMProposer(Proposer):
         choices = [tuple(c) for c in self.library.compositions(problem)]
         if not choices:
             return choices, None
-        categories = self.library.categories(problem)
-        texts = self._prior_texts(choices)
-        total = np.zeros(len(choices))
         try:
-            for order in range(self.prior_orders):
-                cats = self._shuffled(categories, order)
-                messages = build_messages(problem, feedback, kind="mechanism", categories=cats)
-                values = self.score(messages, texts)
-                if self.prior == "pmi":
-                    neutral = build_messages(problem, None, kind="mechanism", categories=cats, neutral=True)
-                    values = values - self.score(neutral, texts)
-                total += values
+            if self.prior_unit == "category":
+                per_block = self._category_scores(problem, feedback)
+                total = np.array([sum(per_block[(self.library.block(n).category, n)] for n in c) for c in choices])
+            else:
+                total = self._composition_scores(problem, feedback, choices)
         except NotImplementedError:
             return choices, None
-        total /= self.prior_orders
         return choices, total - _logsumexp(total)
 
     def _mechanism_candidates(self, problem: Problem, feedback: Feedback | None, n: int, rng: np.random.Generator,
@@ -501,10 +705,8 @@ class LLMProposer(Proposer):
         categories = self.library.categories(problem)
         messages = build_messages(problem, feedback, kind="mechanism", categories=categories)
         grammar = mechanism_grammar(families) if self.backend.supports_grammar else None
-        texts = self.backend.generate(messages, n=self.samples_per_call, grammar=grammar,
-                                      temperature=self.temperature, top_p=self.top_p,
-                                      max_new_tokens=24 * len(categories) + 16,
-                                      seed=int(rng.integers(2**31 - 1)))
+        texts = self.generate(messages, n=self.samples_per_call, grammar=grammar,
+                              max_new_tokens=24 * len(categories) + 16, seed=int(rng.integers(2**31 - 1)))
         index = {c: i for i, c in enumerate(choices)}
         order: list[int] = []
         stats["mechanism_samples"] = len(texts)
@@ -517,8 +719,10 @@ class LLMProposer(Proposer):
 
     # ------------------------------------------------------------------------------------------ expression
     def _examples(self, problem: Problem, extra: Sequence[str], rng: np.random.Generator,
-                  prior: tuple[list[tuple[str, ...]], np.ndarray | None] | None) -> list[list[str]]:
-        """Equations of up to ``n_examples`` library structures over the problem's states and ``extra``."""
+                  prior: tuple[list[tuple[str, ...]], np.ndarray | None] | None,
+                  seen: set[str] = frozenset()) -> list[list[str]]:
+        """Equations of up to ``n_examples`` library structures over the problem's states and ``extra``, not
+        among the structure hashes ``seen`` (already tried structures would only be copied again)."""
         if self.n_examples == 0:
             return []
         if prior is None:
@@ -534,7 +738,7 @@ class LLMProposer(Proposer):
                 model = self.library.build(problem, choices[i])
             except (ModelSpecError, ValueError):
                 continue
-            if set(model.states) <= allowed:
+            if set(model.states) <= allowed and model.structure_hash not in seen:
                 out.append(model_lines(model))
             if len(out) >= self.n_examples:
                 break
@@ -543,17 +747,18 @@ class LLMProposer(Proposer):
     def _expression_candidates(self, problem: Problem, feedback: Feedback | None, seed: int,
                                rng: np.random.Generator,
                                prior: tuple[list[tuple[str, ...]], np.ndarray | None] | None,
-                               stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
+                               seen: set[str], stats: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
         backend = self.backend
         extra = self._extra(problem)
-        examples = self._examples(problem, extra, rng, prior)
+        examples = self._examples(problem, extra, rng, prior, seen)
         messages = build_messages(problem, feedback, kind="expression", extra_states=extra, examples=examples)
-        grammar = expression_grammar(problem.state_names, extra_states=extra) if backend.supports_grammar else None
+        grammar = (expression_grammar(problem.state_names, extra_states=extra, parameters=self._parameters(problem))
+                   if backend.supports_grammar else None)
         allow = extra if grammar is not None else True
         tokens = self._tokens(problem)
         start = time.perf_counter()
-        texts = backend.generate(messages, n=self.samples_per_call, grammar=grammar, temperature=self.temperature,
-                                 top_p=self.top_p, max_new_tokens=tokens, seed=int(seed))
+        texts = self.generate(messages, n=self.samples_per_call, grammar=grammar, max_new_tokens=tokens,
+                              seed=int(seed))
         stats["generate_seconds"] = time.perf_counter() - start
         stats["samples"] = len(texts)
         valid: list[Candidate] = []
@@ -582,8 +787,8 @@ class LLMProposer(Proposer):
                 repairs += 1
                 fix_messages = build_repair_messages(problem, text, reason, feedback, kind="expression",
                                                      extra_states=extra, examples=examples)
-                fixed = backend.generate(fix_messages, n=1, grammar=grammar, temperature=self.temperature,
-                                         top_p=self.top_p, max_new_tokens=tokens, seed=int(seed) + 1 + i)[0]
+                fixed = self.generate(fix_messages, n=1, grammar=grammar, max_new_tokens=tokens,
+                                      seed=int(seed) + 1 + i)[0]
                 parsed = parse_equations(fixed, problem, allow_extra_states=allow)
                 reason2 = parsed.reason or self._validate(parsed.model, problem)
                 if not reason2:
@@ -653,13 +858,13 @@ class LLMProposer(Proposer):
                                                     stats)
             mech, rejected = valid, rejected + bad
         if self.level in ("both", "expression"):
-            valid, bad = self._expression_candidates(problem, feedback, seed, rng, prior, stats)
+            valid, bad = self._expression_candidates(problem, feedback, seed, rng, prior, seen_hashes, stats)
             expr, rejected = valid, rejected + bad
-        mech = _rank(deduplicate(mech, set(seen_hashes)))
-        expr = _rank(deduplicate(expr, set(seen_hashes)))
-        merged = deduplicate(_interleave(mech, expr), set(seen_hashes))
-        out = [c for c in merged if c.status == "valid"][:k]
-        stats["duplicates"] = sum(c.status == "duplicate" for c in merged)
+        seen = set(seen_hashes)  # deduplicate() adds the hashes it keeps: expressions cannot repeat mechanisms
+        mech = deduplicate(mech, seen)
+        expr = deduplicate(expr, seen)
+        stats["duplicates"] = sum(c.status == "duplicate" for c in (*mech, *expr))
+        out = _interleave(_rank(mech), _rank(expr))[:k]
         if not out and self.fallback:
             stats["fallback"] = True
             logger.warning("the language model proposed no valid new structure for %r; using the motif proposer",

@@ -9,7 +9,11 @@ for one of two tasks:
   ``category: block; category: block; ...``);
 * ``kind="expression"`` -- write the equations directly (answer: ``d(state)/dt = ...`` lines).
 
-:func:`build_repair_messages` asks for a corrected answer after a rejected one, quoting the reason.
+:func:`build_category_messages` asks which block of one category explains the data; its replies are scored, not
+generated, to form the mechanism prior (with ``neutral=True`` the same question without data, context and feedback,
+the reference for calibration). :func:`build_repair_messages` asks for a corrected answer after a rejected one,
+quoting the reason. :func:`model_lines` writes a model's equations in the style of the expression grammar (rate
+parameter first), for examples shown to the model.
 
 Every piece of text taken from data or feedback is cut to a bounded length, so a prompt stays small whatever the
 inputs.
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SYSTEM_PROMPT",
+    "build_category_messages",
     "build_messages",
     "build_repair_messages",
     "feedback_text",
@@ -360,6 +365,38 @@ def build_messages(
             sections.append(task + "\n\nValid models for these states look like this:\n\n" + listing)
         else:
             sections.append(task + "\n\n" + _EXPRESSION_EXAMPLE)
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(sections)}]
+
+
+def build_category_messages(
+    problem: Problem,
+    feedback: Feedback | None,
+    category: str,
+    blocks: Sequence[Any],
+    *,
+    neutral: bool = False,
+) -> list[dict[str, str]]:
+    """The chat asking which block of one category explains the data (the reply is scored, not generated).
+
+    Parameters
+    ----------
+    problem, feedback
+        As for :func:`build_messages`.
+    category
+        The category, e.g. ``"absorption"``.
+    blocks
+        Its blocks (with ``name`` and ``description``), in the order they are listed.
+    neutral
+        Leave out the data, the analyst's context and the feedback.
+    """
+    sections = [problem_text(problem, include_data=not neutral)]
+    fb = "" if neutral else feedback_text(feedback, kind="mechanism")
+    if fb:
+        sections.append(fb)
+    options = "\n".join(f"- {getattr(b, 'name', b)}"
+                        + (f": {_cut(b.description, 200)}" if getattr(b, "description", "") else "") for b in blocks)
+    sections.append(f"Question: which {category.replace('_', ' ')} mechanism explains these data best?\n"
+                    f"Options:\n{options}\n\nAnswer with one option.")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(sections)}]
 
 
