@@ -171,20 +171,20 @@ class CompiledModel:
             ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
             return ys, y, jnp.asarray(True)
         ts = jnp.asarray([*seg.save_times, seg.end])
-        opts = self.options
-        if self.solver == "tsit5":
-            solver = diffrax.Tsit5()
-        else:
-            solver = diffrax.Kvaerno5()
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(self.vector_field), solver, t0=seg.start, t1=seg.end, dt0=None, y0=y,
-            args=(params, cov, rates), saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
-            max_steps=opts.max_steps, throw=False, adjoint=diffrax.ForwardMode(),
-        )
+        sol = self._diffeqsolve(y, (params, cov, rates), seg, diffrax.SaveAt(ts=ts), diffrax.ForwardMode())
         ok = (sol.result == diffrax.RESULTS.successful) & jnp.all(jnp.isfinite(sol.ys))
         ys = sol.ys[:-1] if seg.save_times else None
         return ys, sol.ys[-1], ok
+
+    def _diffeqsolve(self, y, args, seg, saveat, adjoint):
+        """One diffrax solve over a dosing segment with this model's solver and options."""
+        opts = self.options
+        solver = diffrax.Tsit5() if self.solver == "tsit5" else diffrax.Kvaerno5()
+        return diffrax.diffeqsolve(
+            diffrax.ODETerm(self.vector_field), solver, t0=seg.start, t1=seg.end, dt0=None, y0=y, args=args,
+            saveat=saveat, stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
+            max_steps=opts.max_steps, throw=False, adjoint=adjoint,
+        )
 
     def num_steps(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...]) -> tuple[int, bool]:
         """Total accepted steps of a numerical solve and whether it succeeded (for solver selection)."""
@@ -199,13 +199,8 @@ class CompiledModel:
                 y = y.at[state].add(amount)
             if seg.end <= seg.start:
                 continue
-            solver = diffrax.Tsit5() if self.solver == "tsit5" else diffrax.Kvaerno5()
-            sol = diffrax.diffeqsolve(
-                diffrax.ODETerm(self.vector_field), solver, t0=seg.start, t1=seg.end, dt0=None, y0=y,
-                args=(params, cov, jnp.asarray(seg.rates)), saveat=diffrax.SaveAt(t1=True),
-                stepsize_controller=diffrax.PIDController(rtol=self.options.rtol, atol=self.options.atol),
-                max_steps=self.options.max_steps, throw=False,
-            )
+            sol = self._diffeqsolve(y, (params, cov, jnp.asarray(seg.rates)), seg, diffrax.SaveAt(t1=True),
+                                    diffrax.RecursiveCheckpointAdjoint())
             steps += int(sol.stats["num_accepted_steps"])
             ok = ok and bool(sol.result == diffrax.RESULTS.successful) and bool(jnp.all(jnp.isfinite(sol.ys)))
             y = sol.ys[-1]
