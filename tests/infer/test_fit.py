@@ -1,6 +1,8 @@
 """End-to-end fits: NUTS on a synthetic cohort with known truth, and the real theophylline cohort."""
 
+import copy
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -52,6 +54,25 @@ def test_fit_outputs(synthetic_nuts):
     assert (pred["sd"] > 0).all()
     loo = synthetic_nuts.loo()
     assert np.isfinite(loo.elpd_loo)
+    assert np.asarray(loo.pareto_k).shape == (n_rows,)
+
+
+@pytest.mark.slow
+def test_loo_names_rows_with_unreliable_pareto_k(synthetic_nuts):
+    """A row whose log-likelihood has a heavy tail over the draws is named in a DiagnosticsWarning."""
+    fit = copy.copy(synthetic_nuts)
+    fit.idata = copy.deepcopy(synthetic_nuts.idata)
+    ll = fit.idata.log_likelihood["y"].values.copy()
+    rng = np.random.default_rng(0)
+    ll[:, :, 3] -= rng.pareto(0.8, size=ll.shape[:2]) * 5.0  # draws that make row 3 very unlikely, heavy-tailed
+    fit.idata.log_likelihood["y"].values[...] = ll
+    with pytest.warns(co.DiagnosticsWarning, match="Pareto k") as record:
+        fit.loo(warn=True)
+    obs = fit.data.observations.iloc[3]
+    assert f"t={obs['time']:g}" in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit.loo(warn=False)  # silent when asked
 
 
 @pytest.mark.slow

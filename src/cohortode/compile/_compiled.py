@@ -15,14 +15,12 @@ likelihood turns into ``-inf``; it never raises inside a sampler.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import diffrax
 import jax
 import jax.numpy as jnp
-import sympy
 
 from ..spec import TIME, ODEModel, symbol
 from ._jaxify import jax_function

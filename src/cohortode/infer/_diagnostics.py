@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import arviz as az
-import numpy as np
 import pandas as pd
 
 from .._errors import DiagnosticsWarning

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -11,8 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from numpyro.infer import MCMC, NUTS, init_to_value
+from numpyro.infer import MCMC, NUTS
 
+from .._errors import DiagnosticsWarning
 from ..compile import SolverOptions
 from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
@@ -52,7 +54,8 @@ class Fit:
     """
 
     def __init__(self, problem: BayesianProblem, method: str, draws: dict[str, np.ndarray], map_result: MapResult,
-                 diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, seed: int):
+                 diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, seed: int,
+                 warn: bool = True):
         self.problem = problem
         self.likelihood = problem.likelihood
         self.model: ODEModel = problem.likelihood.model
@@ -64,6 +67,7 @@ class Fit:
         self.solver = problem.likelihood.compiled.solver
         self.seconds = seconds
         self._draws = draws  # name -> (chain, draw)
+        self._warn = warn
         self.idata = self._inference_data(seed)
 
     # --------------------------------------------------------------------------------------------- idata
@@ -157,9 +161,34 @@ class Fit:
                 }))
         return pd.concat(frames, ignore_index=True)
 
-    def loo(self):
-        """PSIS-LOO of the fit (``arviz.loo`` on the pointwise log-likelihood)."""
-        return az.loo(self.idata, pointwise=True)
+    def loo(self, *, warn: bool | None = None):
+        """PSIS-LOO of the fit (``arviz.loo`` on the pointwise log-likelihood, one point per data row).
+
+        Parameters
+        ----------
+        warn
+            Emit a :class:`~cohortode.DiagnosticsWarning` naming the rows whose Pareto k exceeds arviz's threshold
+            (their leave-one-out estimate is unreliable). Defaults to the ``warn`` setting of the fit.
+
+        Returns
+        -------
+        arviz.ELPDData
+            With ``elpd_loo``, ``se``, ``p_loo``, ``loo_i`` and ``pareto_k`` (per row, in data order).
+        """
+        warn = self._warn if warn is None else warn
+        with warnings.catch_warnings():
+            # arviz warns with a generic message; the rows concerned are reported below in cohortode's terms.
+            warnings.filterwarnings("ignore", message=r".*[Pp]areto.*", category=UserWarning)
+            result = az.loo(self.idata, pointwise=True)
+        if warn and bool(result.warning):
+            k = np.asarray(result.pareto_k)
+            good_k = float(getattr(result, "good_k", 0.7))
+            obs = self.data.observations
+            bad = [f"{obs['cohort'].iloc[i]}/{obs['observable'].iloc[i]} t={obs['time'].iloc[i]:g} (k={k[i]:.2f})"
+                   for i in np.flatnonzero(k > good_k)]
+            warnings.warn(f"PSIS-LOO: Pareto k above {good_k:.2f} for {len(bad)} of {k.size} rows, whose "
+                          f"leave-one-out estimate is unreliable: {', '.join(bad)}", DiagnosticsWarning, stacklevel=2)
+        return result
 
     def __repr__(self) -> str:
         d = self.diagnostics
@@ -240,11 +269,11 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     start = time.perf_counter()
     lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
     problem = BayesianProblem.build(lik, priors)
-    result = find_map(problem.model, n_starts=n_starts, seed=seed)
+    result = find_map(problem, n_starts=n_starts, seed=seed)
     chosen = _choose_solver(problem, result.values)
     if chosen is not problem:
         problem = chosen
-        result = find_map(problem.model, n_starts=n_starts, seed=seed)
+        result = find_map(problem, n_starts=n_starts, seed=seed)
     table = pd.DataFrame()
     if method == "map":
         draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
@@ -256,15 +285,16 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
                 "problems": problems}
     else:
-        kernel = NUTS(problem.model, forward_mode_differentiation=True, target_accept_prob=target_accept_prob,
-                      dense_mass=dense_mass,
-                      init_strategy=init_to_value(values=result.values))
+        potential = jax.jit(lambda z: -problem.log_density(z))
+        kernel = NUTS(potential_fn=potential, forward_mode_differentiation=True,
+                      target_accept_prob=target_accept_prob, dense_mass=dense_mass)
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     chain_method="sequential", progress_bar=progress)
-        mcmc.run(jax.random.PRNGKey(seed), extra_fields=("diverging",))
-        samples = mcmc.get_samples(group_by_chain=True)
-        draws = {k: np.asarray(samples[k]) for k in problem.site_names}
+        init = np.tile(result.unconstrained, (num_chains, 1)) if num_chains > 1 else result.unconstrained
+        mcmc.run(jax.random.PRNGKey(seed), init_params=jnp.asarray(init), extra_fields=("diverging",))
+        z = np.asarray(mcmc.get_samples(group_by_chain=True))  # (chain, draw, site)
+        draws = {k: np.asarray(v) for k, v in problem.constrain(z).items()}
         divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         idata = az.from_dict(posterior=draws)
         diag, table = diagnose(idata, divergences, warn=warn)
-    return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed)
+    return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)

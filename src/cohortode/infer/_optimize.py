@@ -1,4 +1,4 @@
-"""Multi-start MAP optimisation and the Laplace approximation, in NumPyro's unconstrained space."""
+"""Multi-start MAP optimisation and the Laplace approximation, in the unconstrained space of the sites."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
-from numpyro.infer.util import initialize_model
-from numpyro.infer import init_to_median
 from scipy.optimize import minimize
 
-__all__ = ["MapResult", "find_map", "laplace_draws"]
+from ._problem import BayesianProblem
+
+__all__ = ["MapResult", "find_map", "laplace_draws", "forward_value_and_grad"]
 
 
 @dataclass
@@ -26,30 +25,26 @@ class MapResult:
     unconstrained
         Flat unconstrained vector at the optimum.
     log_density
-        Log joint density (unconstrained, with Jacobian) at the optimum.
+        Log posterior density (unconstrained, with Jacobian) at the optimum.
     all_log_densities
         One per start (``-inf`` where a start failed), for checking multi-modality.
+    problem
+        The problem that was optimised.
     """
 
     values: dict[str, float]
     unconstrained: np.ndarray
     log_density: float
     all_log_densities: list[float]
-    potential: object
-    unravel: object
-    postprocess: object
+    problem: BayesianProblem
 
 
-def _setup(model, seed: int, strategy):
-    info = initialize_model(jax.random.PRNGKey(seed), model, init_strategy=strategy, dynamic_args=False,
-                            forward_mode_differentiation=True)
-    z0, unravel = ravel_pytree(info.param_info.z)
-    potential = jax.jit(lambda z: info.potential_fn(unravel(z)))
-    return z0, unravel, potential, info.postprocess_fn
+def forward_value_and_grad(f, dim: int):
+    """Value and gradient of a scalar function by forward mode: one primal and ``dim`` tangents, batched.
 
-
-def _forward_value_and_grad(f, dim: int):
-    """Value and gradient of a scalar function by forward mode: one primal and ``dim`` tangents, batched."""
+    With few parameters and an ODE solve inside, forward mode is cheaper than reverse mode (no adjoint solve or
+    stored trajectory).
+    """
     basis = jnp.eye(dim)
 
     def vg(z):
@@ -58,16 +53,21 @@ def _forward_value_and_grad(f, dim: int):
     return vg
 
 
-def find_map(model, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> MapResult:
-    """Maximise the log posterior from the prior medians and ``n_starts - 1`` random starts.
+def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> MapResult:
+    """Maximise the log posterior from the prior medians and ``n_starts - 1`` random starts (L-BFGS-B).
 
-    Gradients are forward-mode (faster than reverse mode through an ODE solve with few parameters). Starts whose
-    density is not finite are skipped; the best finite optimum wins.
+    One function is compiled, the forward-mode value and gradient of the log posterior; nothing is evaluated
+    eagerly. Starts whose density is not finite are skipped; the best finite optimum wins.
+
+    Raises
+    ------
+    FloatingPointError
+        When no start gives a finite posterior density.
     """
-    z_med, unravel, potential, post = _setup(model, seed, init_to_median(num_samples=15))
-    value_and_grad = jax.jit(_forward_value_and_grad(potential, z_med.shape[0]))
+    neg_vg = forward_value_and_grad(lambda z: -problem.log_density(z), problem.dimension)
+    value_and_grad = jax.jit(neg_vg)
     rng = np.random.default_rng(seed)
-    z_med = np.asarray(z_med)
+    z_med = problem.initial_point()
     # random starts: uniform within +-1 of the prior medians in the unconstrained (log) space
     starts = [z_med] + [z_med + rng.uniform(-1.0, 1.0, z_med.shape) for _ in range(n_starts - 1)]
 
@@ -80,18 +80,19 @@ def find_map(model, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> 
 
     best_z, best_v, all_v = None, np.inf, []
     for z0 in starts:
-        if not np.isfinite(float(potential(z0))):
+        if fun(z0)[0] >= 1e300:  # not finite at the start
             all_v.append(-np.inf)
             continue
         res = minimize(fun, z0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
-        v = float(potential(res.x))
-        all_v.append(-v if np.isfinite(v) else -np.inf)
-        if np.isfinite(v) and v < best_v:
+        v = fun(res.x)[0]
+        ok = np.isfinite(v) and v < 1e300
+        all_v.append(-v if ok else -np.inf)
+        if ok and v < best_v:
             best_z, best_v = res.x, v
     if best_z is None:
         raise FloatingPointError("no start gave a finite posterior density; the structure cannot be fitted here")
-    values = {k: float(np.asarray(v)) for k, v in post(unravel(jnp.asarray(best_z))).items()}
-    return MapResult(values, np.asarray(best_z), -best_v, all_v, potential, unravel, post)
+    values = {k: float(v) for k, v in problem.constrain(best_z).items()}
+    return MapResult(values, np.asarray(best_z), -best_v, all_v, problem)
 
 
 def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -100,13 +101,14 @@ def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0) -> tuple[dict
     Returns the constrained draws and the Hessian's eigenvalues (non-positive ones mean a flat or saddle direction:
     they are clipped to a small positive value and reported by the caller).
     """
-    hess = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(result.potential)))(jnp.asarray(result.unconstrained)))
+    problem = result.problem
+    neg = lambda z: -problem.log_density(z)  # noqa: E731
+    hess = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(neg)))(jnp.asarray(result.unconstrained)))
     hess = 0.5 * (hess + hess.T)
     eigval, eigvec = np.linalg.eigh(hess)
     clipped = np.maximum(eigval, 1e-6)
     cov = (eigvec / clipped) @ eigvec.T
     rng = np.random.default_rng(seed)
     z = rng.multivariate_normal(result.unconstrained, cov, size=n, method="eigh")
-    post = jax.jit(jax.vmap(lambda zz: result.postprocess(result.unravel(zz))))
-    draws = {k: np.asarray(v) for k, v in post(jnp.asarray(z)).items()}
+    draws = {k: np.asarray(v) for k, v in problem.constrain(z).items()}
     return draws, eigval

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
+from numpyro.distributions.transforms import biject_to
 
 from ..likelihood import AggregateLikelihood
 from ..spec import DEFAULT_IIV_PRIOR, DataScales, Prior, resolve_priors
@@ -59,3 +63,48 @@ class BayesianProblem:
         values = {name: numpyro.sample(name, prior.to_numpyro()) for name, prior in self.priors.items()}
         total = self.likelihood(values)
         numpyro.factor("loglik", jnp.where(jnp.isnan(total), -jnp.inf, total))
+
+    # ------------------------------------------------------------------------------ unconstrained posterior
+    @cached_property
+    def _transforms(self):
+        dists = [self.priors[k].to_numpyro() for k in self.site_names]
+        return dists, [biject_to(d.support) for d in dists]
+
+    @property
+    def dimension(self) -> int:
+        """Number of sampled sites (all scalars)."""
+        return len(self.priors)
+
+    def log_density(self, z: jax.Array) -> jax.Array:
+        """Log posterior density of a flat unconstrained vector ``z`` (one entry per site, in ``site_names`` order).
+
+        Each site is mapped to its prior's support by NumPyro's bijection (``exp`` for positive sites) and the log
+        Jacobian is added, so this is the density NumPyro's NUTS would sample (its potential energy is the
+        negative). A likelihood that is NaN (a failed ODE solve) gives ``-inf``. Pure and jittable: nothing is
+        evaluated outside ``jax.jit``, unlike ``numpyro.infer.util.initialize_model``, which runs the model eagerly.
+        """
+        dists, transforms = self._transforms
+        values = {}
+        total = jnp.zeros(())
+        for i, (name, d, tr) in enumerate(zip(self.site_names, dists, transforms)):
+            x = tr(z[i])
+            values[name] = x
+            total = total + d.log_prob(x) + tr.log_abs_det_jacobian(z[i], x)
+        loglik = self.likelihood(values)
+        return total + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik)
+
+    def constrain(self, z) -> dict[str, jax.Array]:
+        """Site values of an unconstrained vector (works on a batch along the first axes: ``z[..., i]``)."""
+        _, transforms = self._transforms
+        z = jnp.asarray(z)
+        return {name: tr(z[..., i]) for i, (name, tr) in enumerate(zip(self.site_names, transforms))}
+
+    def unconstrain(self, values: dict[str, float]) -> np.ndarray:
+        """Inverse of :meth:`constrain` for one point."""
+        _, transforms = self._transforms
+        return np.asarray([float(tr.inv(jnp.asarray(float(values[name]))))
+                           for name, tr in zip(self.site_names, transforms)])
+
+    def initial_point(self) -> np.ndarray:
+        """The prior medians, unconstrained."""
+        return self.unconstrain({name: prior.typical() for name, prior in self.priors.items()})
