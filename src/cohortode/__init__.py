@@ -4,11 +4,20 @@ Importing cohortode turns on JAX's 64-bit mode (``jax_enable_x64``): ODE solutio
 also turns on JAX's persistent compilation cache in the user cache directory (``<cache>/cohortode/jax``), so a
 structure compiled once is not compiled again in a later process; set ``COHORTODE_JAX_CACHE`` to another folder, or
 to ``0`` to leave JAX's cache settings alone.
+
+Unless ``EQX_ON_ERROR`` is already set (or equinox was imported first), it is set to ``nan``: equinox's run-time
+checks inside diffrax then return NaN, which cohortode treats as a failed solve (log density ``-inf``), instead of a
+Python callback. Compiled functions with Python callbacks cannot be stored in the persistent compilation cache, so
+without this every new process would compile each structure again.
 """
 
-import jax as _jax
+import os as _os
 
-from ._config import enable_compilation_cache as _enable_compilation_cache
+_os.environ.setdefault("EQX_ON_ERROR", "nan")
+
+import jax as _jax  # noqa: E402
+
+from ._config import enable_compilation_cache as _enable_compilation_cache  # noqa: E402
 
 _jax.config.update("jax_enable_x64", True)
 _enable_compilation_cache()
