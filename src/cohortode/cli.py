@@ -17,11 +17,16 @@ def _load(cohort: str):
     return load_cohort(cohort)
 
 
-def _print_fit(fit, out=sys.stdout) -> None:
+def _print_fit(fit, out=None) -> None:
     import pandas as pd
 
+    out = sys.stdout if out is None else out
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         print(fit, file=out)
+        if fit.method == "map":
+            print("\nMAP estimates (typical values, IIV SDs on the log scale, residual SDs):", file=out)
+            print(fit.summary()[["map"]].round(4).to_string(), file=out)
+            return
         print("\nPosterior summary (typical values, IIV SDs on the log scale, residual SDs):", file=out)
         print(fit.summary().round(4).to_string(), file=out)
         if fit.method == "nuts":
@@ -38,7 +43,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     data = _load(args.cohort)
     model = ODEModel.from_toml(Path(args.model))
     result = fit(model, data, args.method, engine=args.engine, error=args.error, num_warmup=args.warmup,
-                 num_samples=args.samples, num_chains=args.chains, seed=args.seed, progress=args.progress)
+                 num_samples=args.samples, num_chains=args.chains, seed=args.seed, workers=args.workers, progress=args.progress)
     _print_fit(result)
     return 0
 
@@ -88,11 +93,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("no valid structure was proposed", file=sys.stderr)
         return 1
     best = valid[0]
-    print("\nFitting the top-ranked structure with NUTS:")
+    from .infer._chains import default_workers
+
+    workers = min(args.chains, args.workers or default_workers())
+    print(f"\nFitting the top-ranked structure with NUTS ({args.chains} chains x ({args.warmup} warm-up + "
+          f"{args.samples} draws), {workers} at a time):")
     for line in best.model.equations():
         print("   ", line)
+    t0 = time.perf_counter()
     result = fit(best.model, data, "nuts", num_warmup=args.warmup, num_samples=args.samples,
-                 num_chains=args.chains, seed=args.seed, progress=args.progress, warn=False)
+                 num_chains=args.chains, seed=args.seed, workers=args.workers, progress=True, warn=False)
+    print(f"fitted in {time.perf_counter() - t0:.0f} s")
     print()
     _print_fit(result)
     print("\nPredicted cohort mean and SD (90% credible bands):")
@@ -111,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--warmup", type=int, default=warmup, help="NUTS warm-up iterations per chain")
         p.add_argument("--samples", type=int, default=samples, help="NUTS draws per chain")
-        p.add_argument("--chains", type=int, default=2)
+        p.add_argument("--chains", type=int, default=4, help="NUTS chains")
+        p.add_argument("--workers", type=int, default=None,
+                       help="processes for the chains (default: one per core; 1: one after another here)")
         p.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
 
     p = sub.add_parser("demo", help="LLM drafts + NUTS fit on the bundled theophylline cohort")
@@ -137,7 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_propose)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from ._errors import CohortodeError
+
+    try:
+        return int(args.func(args))
+    except (CohortodeError, FileNotFoundError) as exc:
+        # the user's input was wrong: say what and where, without a traceback
+        print(f"cohortode {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

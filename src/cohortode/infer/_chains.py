@@ -1,0 +1,191 @@
+"""NUTS chains: one after another in this process, or one per worker process to use several cores.
+
+NumPyro's ``chain_method="parallel"`` does not work around a diffrax solve with current JAX (the solve is
+closure-converted differently under ``pmap``/``shard_map``; diffrax issue #765), and ``"vectorized"`` is slower per
+draw. Separate processes sidestep both: each worker (``python -m cohortode.infer._chain_worker``, a fresh interpreter, so
+nothing depends on the caller's ``__main__`` or on forking a threaded process) rebuilds the problem from picklable
+pieces (model, data, engine, error model, priors, solver), compiles it (JAX's persistent cache is shared between
+processes), and runs one chain.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._problem import BayesianProblem
+
+__all__ = ["NutsSettings", "ChainResult", "run_chains", "default_workers"]
+
+
+@dataclass(frozen=True)
+class NutsSettings:
+    """NUTS settings shared by every chain."""
+
+    num_warmup: int = 500
+    num_samples: int = 500
+    target_accept_prob: float = 0.9
+    dense_mass: bool = False
+    max_tree_depth: int = 10
+
+
+@dataclass
+class ChainResult:
+    """Unconstrained draws of one chain, its divergences and its run time."""
+
+    z: np.ndarray  # (draw, site)
+    diverging: np.ndarray  # (draw,)
+    seconds: float
+
+
+def default_workers() -> int:
+    """Worker processes for chains: the usable cores (``COHORTODE_WORKERS`` overrides it)."""
+    env = os.environ.get("COHORTODE_WORKERS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _kernel(problem: BayesianProblem, settings: NutsSettings):
+    from numpyro.infer import NUTS
+
+    potential = jax.jit(lambda z: -problem.log_density(z))
+    return NUTS(potential_fn=potential, forward_mode_differentiation=True,
+                target_accept_prob=settings.target_accept_prob, dense_mass=settings.dense_mass,
+                max_tree_depth=settings.max_tree_depth)
+
+
+def _chain_keys(seed: int, num_chains: int) -> list[jax.Array]:
+    return list(jax.random.split(jax.random.PRNGKey(seed), num_chains))
+
+
+def _run_in_process(problem: BayesianProblem, settings: NutsSettings, init: np.ndarray, seed: int,
+                    num_chains: int, progress: bool) -> list[ChainResult]:
+    from numpyro.infer import MCMC
+
+    mcmc = MCMC(_kernel(problem, settings), num_warmup=settings.num_warmup, num_samples=settings.num_samples,
+                num_chains=1, progress_bar=progress)
+    out = []
+    for key in _chain_keys(seed, num_chains):
+        start = time.perf_counter()
+        mcmc.run(key, init_params=jnp.asarray(init), extra_fields=("diverging",))
+        z = np.asarray(mcmc.get_samples())
+        div = np.asarray(mcmc.get_extra_fields()["diverging"])
+        out.append(ChainResult(z, div, time.perf_counter() - start))
+    return out
+
+
+def _worker(payload: dict) -> ChainResult:
+    """Run one chain in a worker process: rebuild the problem from its pieces and sample."""
+    from numpyro.infer import MCMC
+
+    from ..likelihood import AggregateLikelihood
+
+    lik = AggregateLikelihood(payload["model"], payload["data"], engine=payload["engine"], error=payload["error"],
+                              solver=payload["solver"], options=payload["options"])
+    problem = BayesianProblem(lik, payload["priors"])
+    if np.shape(payload["init"]) != (problem.dimension,):
+        raise ValueError(f"initial point of shape {np.shape(payload['init'])}; the problem has {problem.dimension} "
+                         f"sites {problem.site_names}")
+    settings: NutsSettings = payload["settings"]
+    mcmc = MCMC(_kernel(problem, settings), num_warmup=settings.num_warmup, num_samples=settings.num_samples,
+                num_chains=1, progress_bar=False)
+    start = time.perf_counter()
+    mcmc.run(jnp.asarray(payload["key"], dtype=jnp.uint32), init_params=jnp.asarray(payload["init"]),
+             extra_fields=("diverging",))
+    z = np.asarray(mcmc.get_samples())
+    div = np.asarray(mcmc.get_extra_fields()["diverging"])
+    return ChainResult(z, div, time.perf_counter() - start)
+
+
+def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarray, *, num_chains: int, seed: int,
+               workers: int | None = None, progress: bool = False) -> list[ChainResult]:
+    """Run ``num_chains`` NUTS chains from ``init`` (unconstrained), each with its own key from ``seed``.
+
+    Parameters
+    ----------
+    problem
+        What to sample.
+    settings
+        NUTS settings.
+    init
+        Unconstrained start of every chain (the MAP).
+    num_chains
+        Number of chains.
+    seed
+        Chain ``i`` uses the ``i``-th key of ``jax.random.split(PRNGKey(seed), num_chains)`` in either mode, so the
+        draws do not depend on ``workers``, up to floating-point differences between processes.
+    workers
+        Worker processes; ``1`` runs the chains one after another in this process. ``None``:
+        :func:`default_workers`, capped at ``num_chains``.
+    progress
+        Progress bars (in-process) or one line per finished chain (workers).
+
+    Returns
+    -------
+    list of ChainResult
+        In chain order.
+    """
+    workers = min(num_chains, default_workers() if workers is None else int(workers))
+    if workers <= 1:
+        return _run_in_process(problem, settings, init, seed, num_chains, progress)
+    lik = problem.likelihood
+    base = {"model": lik.model, "data": lik.data, "engine": lik.engine, "error": lik.error,
+            "solver": lik.compiled.solver, "options": lik.compiled.options, "priors": dict(problem.priors),
+            "settings": settings, "init": np.asarray(init)}
+    keys = [np.asarray(k) for k in _chain_keys(seed, num_chains)]
+    env = dict(os.environ)
+    # one XLA thread per worker (the workers share the cores); the package is found as in this process
+    env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    results: list[ChainResult | None] = [None] * num_chains
+    with tempfile.TemporaryDirectory(prefix="cohortode_chains_") as tmp:
+        pending = list(range(num_chains))
+        running: dict[int, tuple[subprocess.Popen, Path, object]] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers:
+                    i = pending.pop(0)
+                    inp, out = Path(tmp) / f"chain{i}.in", Path(tmp) / f"chain{i}.out"
+                    with open(inp, "wb") as fh:
+                        pickle.dump({**base, "key": keys[i]}, fh)
+                    log = open(Path(tmp) / f"chain{i}.log", "w+b")
+                    proc = subprocess.Popen([sys.executable, "-m", "cohortode.infer._chain_worker", str(inp), str(out)],
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                    running[i] = (proc, out, log)
+                time.sleep(0.05)
+                for i, (proc, out, log) in list(running.items()):
+                    if proc.poll() is None:
+                        continue
+                    del running[i]
+                    log.seek(0)
+                    text = log.read().decode(errors="replace")
+                    log.close()
+                    if proc.returncode != 0 or not out.exists():
+                        raise RuntimeError(f"NUTS chain {i + 1} failed in its worker process (exit code "
+                                           f"{proc.returncode}); its output ends with:\n{text[-3000:]}")
+                    with open(out, "rb") as fh:
+                        results[i] = pickle.load(fh)
+                    if progress:
+                        print(f"chain {i + 1}/{num_chains} done in {results[i].seconds:.1f} s", flush=True)
+        finally:
+            for proc, _, log in running.values():
+                proc.kill()
+                proc.wait()
+                log.close()
+    return [r for r in results if r is not None]
+
