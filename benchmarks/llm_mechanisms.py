@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", nargs="+", default=None, help="subset of the reference problems")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--k", type=int, default=32)
-    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--temperature", type=float, default=0.8, help="prior_temperature of the Gumbel draws")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         bp = benchmark_problem(name)
         for i, variant in enumerate(args.variants):
-            proposer = LLMProposer(backend, level="mechanism", temperature=args.temperature,
+            proposer = LLMProposer(backend, level="mechanism", prior_temperature=args.temperature,
                                    calibration=variant["calibration"],
                                    prior_unit=variant["prior_unit"], prior_text=variant["prior_text"],
                                    prior_orders=variant["prior_orders"])

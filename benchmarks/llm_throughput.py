@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             valid_samples += stats["valid_samples"]
             repairs += stats["repairs"]
             repaired += stats["repaired"]
+            print(f"  {name} seed {seed}: {stats['samples']} samples, {stats['valid_samples']} valid, "
+                  f"{stats['repairs']} repairs ({stats['repaired']} ok), generate {stats.get('generate_seconds', 0):.1f} s, "
+                  f"repair {stats.get('repair_seconds', 0):.1f} s, score {stats.get('score_seconds', 0):.1f} s, "
+                  f"total {stats['seconds']:.1f} s", flush=True)
         seconds = time.perf_counter() - start
         total_seconds += seconds
         total_distinct += len(hashes)

@@ -76,7 +76,7 @@ def test_mechanism_prior_is_a_distribution_over_compositions_favouring_liked_blo
 
 
 def test_mechanism_candidates_are_seeded_draws_with_log_priors(oral):
-    proposer = LLMProposer(FakeBackend(), level="mechanism", temperature=0.8)
+    proposer = LLMProposer(FakeBackend(), level="mechanism", prior_temperature=0.8)
     first = proposer.propose(oral, k=8, seed=3)
     again = proposer.propose(oral, k=8, seed=3)
     other = proposer.propose(oral, k=8, seed=4)
@@ -94,13 +94,13 @@ def test_mechanism_candidates_are_seeded_draws_with_log_priors(oral):
 
 
 def test_greedy_mechanism_level_returns_the_most_probable_first(oral):
-    proposer = LLMProposer(FakeBackend(), level="mechanism", temperature=0.0)
+    proposer = LLMProposer(FakeBackend(), level="mechanism", temperature=0.0, prior_temperature=0.0)
     cands = proposer.propose(oral, k=3, seed=0)
     assert cands[0].mechanism == ORAL_EXPERT
 
 
 def test_feedback_excludes_tried_mechanisms_and_structures(oral):
-    proposer = LLMProposer(FakeBackend(), level="mechanism", temperature=0.0)
+    proposer = LLMProposer(FakeBackend(), level="mechanism", temperature=0.0, prior_temperature=0.0)
     expert_model = proposer.library.build(oral, ORAL_EXPERT)
     for tried in (", ".join(ORAL_EXPERT), "\n".join(expert_model.equations()), expert_model.structure_hash,
                   expert_model.canonical(), "d(depot)/dt = -k*depot; d(central)/dt = k*depot - q*central"):
@@ -201,7 +201,7 @@ def test_expression_prompt_shows_examples_and_feedback(oral):
 
 def test_both_levels_interleave_and_respect_k(oral):
     backend = FakeBackend(replies=[SECOND_ORDER, ONE_COMP_RENAMED])
-    proposer = LLMProposer(backend, level="both", temperature=0.0)
+    proposer = LLMProposer(backend, level="both", temperature=0.0, prior_temperature=0.0)
     cands = proposer.propose(oral, k=5, seed=0)
     valid = _valid(cands)
     assert len(valid) == 5
@@ -251,6 +251,7 @@ def test_backend_is_resolved_lazily(monkeypatch):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(level="words"), "level"),
     (dict(temperature=-1), "temperature"),
+    (dict(prior_temperature=float("nan")), "prior_temperature"),
     (dict(samples_per_call=0), "samples_per_call"),
     (dict(max_new_tokens=0), "max_new_tokens"),
     (dict(calibration=2.0), "calibration"),

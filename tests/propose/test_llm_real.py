@@ -76,7 +76,7 @@ def test_mechanism_prior_finds_the_expert(backend, name):
     rank = 1 + int(np.sum(log_prior > log_prior[expert]))
     assert rank <= 5, (rank, len(choices))
     for seed in range(3):
-        draws = list(gumbel_top_k(log_prior, 32, proposer.temperature, np.random.default_rng(seed)))
+        draws = list(gumbel_top_k(log_prior, 32, proposer.prior_temperature, np.random.default_rng(seed)))
         assert expert in draws
     cands = proposer.propose(bp.problem, k=32, seed=0)  # the prior is cached: no new scoring
     assert bp.expert in [c.mechanism for c in cands if c.status == "valid"]
@@ -105,3 +105,4 @@ def test_fast_generation_follows_the_grammar_is_seeded_and_greedy_matches_backen
     assert first == local.generate(messages, **sampled)
     assert len(set(first)) > 1
     assert all(t.startswith("d(x)/dt = -") and "*x" in t for t in first)
+
