@@ -52,31 +52,40 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from .propose import LLMProposer, resolve_backend
     from .propose._benchmark_problems import benchmark_problems
 
-    problems = {p.name: p for p, _ in benchmark_problems()}
+    problems = {bp.name: bp.problem for bp in benchmark_problems()}
     if args.problem not in problems:
-        print(f"unknown problem {args.problem!r}; choose one of {', '.join(problems)}", file=sys.stderr)
+        print(f"cohortode propose: error: unknown problem {args.problem!r}; choose one of {', '.join(problems)}",
+              file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     backend = resolve_backend(args.llm)
     proposer = LLMProposer(backend)
     candidates = proposer.propose(problems[args.problem], None, args.k, seed=args.seed)
     print(f"{len(candidates)} candidates in {time.perf_counter() - t0:.1f} s (backend: {backend.name})")
-    for c in candidates:
-        lp = "" if c.log_prior is None else f"{c.log_prior:8.2f}"
-        print(f"[{c.status:9s}] {c.source:15s} {lp}  {c.description or c.reason}")
-        if c.model is not None and c.status == "valid":
-            for line in c.model.equations():
-                print("              ", line)
+    for i, c in enumerate(candidates):
+        _print_candidate(i + 1, c)
     return 0
+
+
+def _print_candidate(rank: int, c) -> None:
+    """One candidate: rank, source, log prior, mechanism or equations (valid) or the reason (rejected)."""
+    lp = "n/a" if c.log_prior is None else f"{c.log_prior:.2f}"
+    if c.status != "valid" or c.model is None:
+        print(f"  {rank:2d}. [{c.status}] {c.source}: {c.reason}")
+        return
+    what = " + ".join(c.mechanism) if getattr(c, "mechanism", None) else "equations written by the model"
+    print(f"  {rank:2d}. [{c.source}, log prior {lp}] {what}")
+    for line in c.model.equations():
+        print(f"        {line}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Draft structures for the bundled theophylline cohort with the embedded LLM, then fit the top one with NUTS."""
     from .infer import fit
     from .propose import LLMProposer, resolve_backend
-    from .propose._benchmark_problems import benchmark_problems
+    from .propose._benchmark_problems import benchmark_problem
 
-    problem = next(p for p, _ in benchmark_problems() if p.name == "theophylline")
+    problem = benchmark_problem("theophylline").problem
     data = problem.data
     print(f"Cohort: {data!r}\n{data.description}\n")
     print(data.observations[["time", "mean", "sd", "n"]].to_string(index=False), "\n")
@@ -85,10 +94,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     candidates = LLMProposer(backend).propose(problem, None, args.k, seed=args.seed)
     valid = [c for c in candidates if c.status == "valid" and c.model is not None]
     print(f"The language model ({backend.name}) drafted {len(valid)} valid structures in "
-          f"{time.perf_counter() - t0:.1f} s; ranked by its structure prior:")
+          f"{time.perf_counter() - t0:.1f} s. Named mechanisms (composed from the motif library) and free "
+          f"equations alternate, each kind ranked by the model's log-probability of it (its structure prior):")
     for i, c in enumerate(valid):
-        lp = "   n/a" if c.log_prior is None else f"{c.log_prior:7.2f}"
-        print(f"  {i + 1:2d}. log prior {lp}  {c.description}")
+        _print_candidate(i + 1, c)
     if not valid:
         print("no valid structure was proposed", file=sys.stderr)
         return 1
