@@ -68,7 +68,7 @@ def run_one(job: tuple[int, dict]) -> dict:
     t = time.perf_counter()
     fit = co.fit(model, cohort.data, method=opts["method"], engine=opts["engine"], error=opts["error"],
                  num_warmup=opts["num_warmup"], num_samples=opts["num_samples"], num_chains=opts["num_chains"],
-                 seed=index, warn=False)
+                 seed=index, workers=1, warn=False)  # cohorts are spread over processes instead
     seconds = time.perf_counter() - t
     full_truth = {**truth, **{f"omega_{k}": v for k, v in IIV.items()}, "sigma_prop": PROP_ERROR}
     out = {"index": index, "truth": full_truth, "seconds": seconds, "ok": bool(fit.diagnostics.get("ok", True)),
