@@ -96,6 +96,40 @@ def test_env_var_selects_the_model(tmp_path, monkeypatch):
         TransformersBackend()
 
 
+def test_configuration_file_selects_the_model(tmp_path, monkeypatch):
+    monkeypatch.delenv("COHORTODE_LLM", raising=False)
+    config = tmp_path / "conf" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('[llm]\nmodel = "models/from-config.gguf"\n')
+    monkeypatch.setenv("COHORTODE_CONFIG", str(config))
+    # a relative path is taken relative to the file's folder, and the error says where the choice came from
+    with pytest.raises(LLMBackendError, match=r"conf/models/from-config\.gguf.*configuration file"):
+        TransformersBackend()
+    with pytest.raises(LLMBackendError, match=r"from-config\.gguf"):
+        resolve_backend()
+    # the environment variable wins over the file, the argument over both
+    monkeypatch.setenv("COHORTODE_LLM", str(tmp_path / "from-env.gguf"))
+    with pytest.raises(LLMBackendError, match=r"from-env\.gguf"):
+        resolve_backend()
+    with pytest.raises(LLMBackendError, match=r"from-arg\.gguf"):
+        resolve_backend(str(tmp_path / "from-arg.gguf"))
+
+
+def test_bad_configuration_file_names_itself(tmp_path, monkeypatch):
+    monkeypatch.delenv("COHORTODE_LLM", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text("[llm\nmodel = 3\n")
+    monkeypatch.setenv("COHORTODE_CONFIG", str(config))
+    with pytest.raises(LLMBackendError, match=r"config\.toml.*not valid TOML"):
+        resolve_backend()
+    config.write_text("[llm]\nmodel = 3\n")
+    with pytest.raises(LLMBackendError, match=r"config\.toml.*\[llm\] model must be a non-empty string"):
+        resolve_backend()
+    monkeypatch.setenv("COHORTODE_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(LLMBackendError, match=r"missing\.toml.*not a file"):
+        resolve_backend()
+
+
 @pytest.mark.llm
 def test_resolve_backend_caches_loaded_models(embedded_backend, llm_cache_dir, monkeypatch, no_network):
     monkeypatch.setenv("COHORTODE_CACHE_DIR", str(llm_cache_dir))

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from ..._errors import LLMBackendError
+from ._settings import configured_model
 from .base import LLMBackend
 from .http_backend import ENV_API_KEY, OpenAIHTTPBackend
 from .transformers_backend import ENV_MODEL, TransformersBackend, select_model
@@ -27,7 +28,9 @@ def resolve_backend(spec: str | os.PathLike[str] | LLMBackend | None = None) -> 
     ----------
     spec
         - an :class:`LLMBackend`: returned unchanged;
-        - ``None``: ``$COHORTODE_LLM`` if set, else the embedded SmolLM2-135M-Instruct model;
+        - ``None``: ``$COHORTODE_LLM`` if set, else ``[llm] model`` of the configuration file
+          (``$COHORTODE_CONFIG`` or ``~/.config/cohortode/config.toml``), else the embedded SmolLM2-135M-Instruct
+          model;
         - ``"http://..."`` or ``"https://..."``: an :class:`OpenAIHTTPBackend`; the model name is the
           ``#model`` suffix (``http://127.0.0.1:11434#qwen2.5:0.5b``) or ``$COHORTODE_LLM_MODEL``;
         - anything else: a local ``.gguf`` file or model directory for :class:`TransformersBackend`.
@@ -49,6 +52,8 @@ def resolve_backend(spec: str | os.PathLike[str] | LLMBackend | None = None) -> 
         return spec
     if spec is None:
         spec = os.environ.get(ENV_MODEL) or None
+    if spec is None and (configured := configured_model()) is not None:
+        spec = configured[0]
     if spec is not None and not isinstance(spec, (str, os.PathLike)):
         raise TypeError(
             f"spec: expected None, a path, an http(s):// URL or an LLMBackend, got {type(spec).__name__}"

@@ -88,22 +88,28 @@ def embedded_model_path() -> Path:
 
 
 def select_model(model: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
-    """Choose the local model: the argument, else ``$COHORTODE_LLM``, else the embedded model.
+    """Choose the local model: the argument, else ``$COHORTODE_LLM``, else the configuration file's ``[llm] model``
+    (see :mod:`cohortode.propose.backends._settings`), else the embedded model.
 
     Returns
     -------
     path, origin
-        The absolute path and where it came from (``"argument"``, ``"$COHORTODE_LLM"`` or ``"embedded"``).
+        The absolute path and where it came from (``"argument"``, ``"$COHORTODE_LLM"``, ``"configuration file
+        <path>"`` or ``"embedded"``).
 
     Raises
     ------
     LLMBackendError
         If the chosen value is an ``http(s)://`` URL (use :func:`resolve_backend` or ``OpenAIHTTPBackend``).
     """
+    from ._settings import configured_model
+
     if model is not None:
         value, origin = os.fspath(model), "argument"
     elif os.environ.get(ENV_MODEL):
         value, origin = os.environ[ENV_MODEL], f"${ENV_MODEL}"
+    elif (configured := configured_model()) is not None:
+        value, origin = configured
     else:
         return embedded_model_path(), "embedded"
     if value.startswith(("http://", "https://")):
