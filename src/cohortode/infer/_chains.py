@@ -59,13 +59,25 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _kernel(problem: BayesianProblem, settings: NutsSettings):
-    from numpyro.infer import NUTS
+def _sampler(problem: BayesianProblem, settings: NutsSettings, progress: bool):
+    """One-chain NumPyro MCMC on the jitted unconstrained potential (reused for every chain of a process)."""
+    from numpyro.infer import MCMC, NUTS
 
     potential = jax.jit(lambda z: -problem.log_density(z))
-    return NUTS(potential_fn=potential, forward_mode_differentiation=True,
-                target_accept_prob=settings.target_accept_prob, dense_mass=settings.dense_mass,
-                max_tree_depth=settings.max_tree_depth)
+    kernel = NUTS(potential_fn=potential, forward_mode_differentiation=True,
+                  target_accept_prob=settings.target_accept_prob, dense_mass=settings.dense_mass,
+                  max_tree_depth=settings.max_tree_depth)
+    return MCMC(kernel, num_warmup=settings.num_warmup, num_samples=settings.num_samples, num_chains=1,
+                progress_bar=progress)
+
+
+def _run_chain(mcmc, key, init) -> ChainResult:
+    """Warm up and sample one chain from ``init`` with ``key``."""
+    start = time.perf_counter()
+    mcmc.run(key, init_params=jnp.asarray(init), extra_fields=("diverging",))
+    z = np.asarray(mcmc.get_samples())
+    div = np.asarray(mcmc.get_extra_fields()["diverging"])
+    return ChainResult(z, div, time.perf_counter() - start)
 
 
 def _chain_keys(seed: int, num_chains: int) -> list[jax.Array]:
@@ -74,24 +86,12 @@ def _chain_keys(seed: int, num_chains: int) -> list[jax.Array]:
 
 def _run_in_process(problem: BayesianProblem, settings: NutsSettings, init: np.ndarray, seed: int,
                     num_chains: int, progress: bool) -> list[ChainResult]:
-    from numpyro.infer import MCMC
-
-    mcmc = MCMC(_kernel(problem, settings), num_warmup=settings.num_warmup, num_samples=settings.num_samples,
-                num_chains=1, progress_bar=progress)
-    out = []
-    for key in _chain_keys(seed, num_chains):
-        start = time.perf_counter()
-        mcmc.run(key, init_params=jnp.asarray(init), extra_fields=("diverging",))
-        z = np.asarray(mcmc.get_samples())
-        div = np.asarray(mcmc.get_extra_fields()["diverging"])
-        out.append(ChainResult(z, div, time.perf_counter() - start))
-    return out
+    mcmc = _sampler(problem, settings, progress)
+    return [_run_chain(mcmc, key, init) for key in _chain_keys(seed, num_chains)]
 
 
 def _worker(payload: dict) -> ChainResult:
     """Run one chain in a worker process: rebuild the problem from its pieces and sample."""
-    from numpyro.infer import MCMC
-
     from ..likelihood import AggregateLikelihood
 
     lik = AggregateLikelihood(payload["model"], payload["data"], engine=payload["engine"], error=payload["error"],
@@ -100,15 +100,8 @@ def _worker(payload: dict) -> ChainResult:
     if np.shape(payload["init"]) != (problem.dimension,):
         raise ValueError(f"initial point of shape {np.shape(payload['init'])}; the problem has {problem.dimension} "
                          f"sites {problem.site_names}")
-    settings: NutsSettings = payload["settings"]
-    mcmc = MCMC(_kernel(problem, settings), num_warmup=settings.num_warmup, num_samples=settings.num_samples,
-                num_chains=1, progress_bar=False)
-    start = time.perf_counter()
-    mcmc.run(jnp.asarray(payload["key"], dtype=jnp.uint32), init_params=jnp.asarray(payload["init"]),
-             extra_fields=("diverging",))
-    z = np.asarray(mcmc.get_samples())
-    div = np.asarray(mcmc.get_extra_fields()["diverging"])
-    return ChainResult(z, div, time.perf_counter() - start)
+    mcmc = _sampler(problem, payload["settings"], progress=False)
+    return _run_chain(mcmc, jnp.asarray(payload["key"], dtype=jnp.uint32), payload["init"])
 
 
 def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarray, *, num_chains: int, seed: int,

@@ -1,4 +1,4 @@
-"""The NumPyro model of a structure fitted to aggregate data: priors, IIV, residual error, likelihood."""
+"""A structure fitted to aggregate data as a Bayesian problem: priors, IIV, residual error, likelihood."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from functools import cached_property
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
 from numpyro.distributions.transforms import biject_to
 
 from ..likelihood import AggregateLikelihood
@@ -20,7 +19,7 @@ __all__ = ["BayesianProblem"]
 
 @dataclass
 class BayesianProblem:
-    """Priors and likelihood together; ``model()`` is the NumPyro model.
+    """Priors and likelihood together; :meth:`log_density` is the posterior that MAP, Laplace and NUTS use.
 
     Attributes
     ----------
@@ -57,12 +56,6 @@ class BayesianProblem:
     def site_names(self) -> list[str]:
         """Names of the sampled sites, in order."""
         return list(self.priors)
-
-    def model(self) -> None:
-        """The NumPyro model."""
-        values = {name: numpyro.sample(name, prior.to_numpyro()) for name, prior in self.priors.items()}
-        total = self.likelihood(values)
-        numpyro.factor("loglik", jnp.where(jnp.isnan(total), -jnp.inf, total))
 
     # ------------------------------------------------------------------------------ unconstrained posterior
     @cached_property
