@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """NUTS through the ODE paths versus a closed-form solution, compile time of a new structure, and cost scaling.
 
-Four measurements, in one run (about 5-10 minutes on two CPU cores):
+Four measurements, in one run (about 10 minutes on two CPU cores, most of it the Tsit5 chains):
 
 1. **Effective samples per second.** The one-compartment oral model on the bundled ``synthetic_onecomp_oral`` cohort,
    fitted with the same likelihood (sigma points, proportional residual error by default), the same data-scaled
    priors and the same NUTS settings (forward-mode gradients, started at one shared MAP) through
 
    a. the ODE path with ``solver="tsit5"`` (diffrax),
-   b. ``solver="linear"`` (the exact matrix exponential; what ``"auto"`` picks for linear systems),
+   b. ``solver="linear"`` (the exact solution; what ``"auto"`` picks for linear systems; for this two-state model the
+      closed form of ``exp(A t)`` that ``cohortode.compile`` derives for any 2 x 2 system, see ``docs/methods.md``),
    c. the analytic solution ``conc = D ka / (V (ka - ke)) (exp(-ke t) - exp(-ka t))`` written in JAX and put in place
       of ``likelihood.compiled``.
 
@@ -29,11 +30,12 @@ Four measurements, in one run (about 5-10 minutes on two CPU cores):
    MonteCarlo n = 16, 64, 256, 1024 and with sigma points, for the linear and the Tsit5 paths.
 
 4. **Cost versus states**: chains of 2, 4 and 8 linear compartments (IIV on every rate and the volume), sigma
-   points, Tsit5 and linear paths.
+   points, Tsit5 and linear paths; distinct rates, and equal ones (the defective case that the linear path hands to
+   its fixed-cost fallback).
 
 Usage::
 
-    python benchmarks/nuts_ode_vs_closed_form.py [--num-warmup 300] [--num-samples 300] [--num-chains 2]
+    python benchmarks/nuts_ode_vs_closed_form.py [--num-warmup 500] [--num-samples 1000] [--num-chains 2]
         [--seed 0] [--error proportional] [--skip-compile-probe] [--skip-scaling]
 """
 
@@ -139,7 +141,7 @@ class ClosedFormOneComp:
         self._iv, self._ika, self._ike = names.index("V"), names.index("ka"), names.index("ke")
         self._depot = list(self.model.states).index("depot")
 
-    def simulate(self, params, cov, schedule, times):
+    def simulate(self, params, cov, schedule, times, batch_axis=None):
         import jax.numpy as jnp
 
         params = jnp.asarray(params, dtype=jnp.float64)
@@ -325,13 +327,15 @@ def scaling(args) -> None:
               f"{row['linear'][0]:14.2f} {row['tsit5'][0]:16.2f}", flush=True)
 
     print("\ncost of one log-likelihood + gradient vs number of states: chains of k linear compartments "
-          "(dose into x1, conc = xk/V, IIV on every parameter; sigma points):")
-    print(f"  {'states':>6s} {'sites':>6s} {'sigma pts':>9s} {'linear ms':>10s} {'tsit5 ms':>10s} "
+          "(dose into x1, conc = xk/V, IIV on every parameter; sigma points). Distinct rates 2/i, the last 0.1: "
+          "the linear path is the closed form (k = 2) or the eigendecomposition (k > 2); equal transit rates 2.0 "
+          "make the matrix defective, and the linear path falls back to the fixed-cost exponential:")
+    print(f"  {'states':>6s} {'rates':>8s} {'sites':>6s} {'sigma pts':>9s} {'linear ms':>10s} {'tsit5 ms':>10s} "
           f"{'compile lin s':>14s} {'compile tsit5 s':>16s}")
     times = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 24]
-    for k in (2, 4, 8):
+    for k, kind in ((2, "distinct"), (4, "distinct"), (8, "distinct"), (4, "equal")):
         st = [f"x{i}" for i in range(1, k + 1)]
-        rates = {f"k{i}": (0.1 if i == k else 2.0) for i in range(1, k + 1)}
+        rates = {f"k{i}": (0.1 if i == k else (2.0 if kind == "equal" else 2.0 / i)) for i in range(1, k + 1)}
         rhs_text = {st[0]: f"-k1*{st[0]}"}
         for i in range(2, k + 1):
             rhs_text[st[i - 1]] = f"k{i - 1}*x{i - 1} - k{i}*x{i}"
@@ -359,15 +363,15 @@ def scaling(args) -> None:
             if not (np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))):
                 print(f"  warning: non-finite log-likelihood or gradient for chain {k} ({solver})")
         d = k + 1
-        print(f"  {k:6d} {len(cvalues):6d} {2 * d + 1:9d} {1e3 * row['linear'][1]:10.2f} "
+        print(f"  {k:6d} {kind:>8s} {len(cvalues):6d} {2 * d + 1:9d} {1e3 * row['linear'][1]:10.2f} "
               f"{1e3 * row['tsit5'][1]:10.2f} {row['linear'][0]:14.2f} {row['tsit5'][0]:16.2f}", flush=True)
 
 
 # -------------------------------------------------------------------------------------------------------- main
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-warmup", type=int, default=300)
-    parser.add_argument("--num-samples", type=int, default=300)
+    parser.add_argument("--num-warmup", type=int, default=500)
+    parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--num-chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target-accept", type=float, default=0.9)

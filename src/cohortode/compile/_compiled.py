@@ -3,7 +3,9 @@
 Two solution paths:
 
 - ``"linear"``: when the right-hand side is affine in the states and free of ``t`` (most compartment models), the
-  exact solution through the matrix exponential of the augmented system ``[[A, b + r], [0, 0]]``;
+  exact solution ``exp(M t) z`` of each dosing segment, with ``M = A`` when the segment has no constant input and
+  the augmented ``M = [[A, b + r], [0, 0]]`` otherwise (:mod:`._linear`: closed form for two states, an
+  eigendecomposition above, a fixed-cost matrix exponential as the fallback);
 - ``"tsit5"`` (explicit, the default for nonlinear structures) or ``"kvaerno5"`` (implicit, for stiff ones):
   diffrax with an adaptive PID step-size controller, in float64, forward-mode differentiable, ``throw=False``.
 
@@ -24,9 +26,10 @@ import jax.numpy as jnp
 
 from ..spec import TIME, ODEModel, symbol
 from ._jaxify import jax_function
+from ._linear import expm_fixed, propagate
 from ._schedule import DoseSchedule
 
-__all__ = ["CompiledModel", "compile_model", "SolverName", "SolverOptions"]
+__all__ = ["CompiledModel", "compile_model", "SolverName", "SolverOptions", "expm_fixed"]
 
 SolverName = Literal["auto", "linear", "tsit5", "kvaerno5"]
 
@@ -42,11 +45,15 @@ class SolverOptions:
     max_steps
         Step limit per dosing segment; reaching it marks the solve as failed (NaN output, ``-inf`` likelihood).
         Raise it for long or fast-varying problems.
+    linear_method
+        How the ``"linear"`` path computes ``exp(M t) z``: ``"auto"`` (closed form for a 2 x 2 ``M``, else the
+        eigendecomposition with a fallback to the fixed-cost exponential), ``"spectral"`` or ``"expm"``.
     """
 
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 4096
+    linear_method: Literal["auto", "spectral", "expm"] = "auto"
 
 
 @dataclass(eq=False)
@@ -85,6 +92,7 @@ class CompiledModel:
             a, b = system
             self._a = jax_function(list(a), slots)
             self._b = jax_function(list(b), slots)
+            self._b_is_zero = all(e == 0 for e in b)
         elif self.solver not in ("tsit5", "kvaerno5"):
             raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5' or 'kvaerno5'")
 
@@ -106,7 +114,7 @@ class CompiledModel:
         return self._init(self._slots(jnp.zeros(self.n_states), params, cov, jnp.zeros(())))
 
     # ---------------------------------------------------------------------------------------------- simulate
-    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...]):
+    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None):
         """Observables at ``times`` (sorted, unique) for one individual.
 
         Parameters
@@ -119,6 +127,10 @@ class CompiledModel:
             The cohort's doses (static).
         times
             Observation times (static, sorted).
+        batch_axis
+            When ``simulate`` runs under ``jax.vmap(..., axis_name=batch_axis)`` over virtual patients, that name:
+            the linear path then picks its numerical branch once for the whole batch instead of evaluating all
+            branches for every patient. Results do not depend on it.
 
         Returns
         -------
@@ -126,10 +138,10 @@ class CompiledModel:
         """
         params = jnp.asarray(params, dtype=jnp.float64)
         cov = jnp.asarray(cov, dtype=jnp.float64)
-        states = self._states_at(params, cov, schedule, tuple(times))
+        states = self._states_at(params, cov, schedule, tuple(times), batch_axis)
         return jax.vmap(lambda y: self.observe(y, params, cov))(states)
 
-    def _states_at(self, params, cov, schedule, times):
+    def _states_at(self, params, cov, schedule, times, batch_axis=None):
         y = self.initial_state(params, cov)
         out = []
         ok = jnp.asarray(True)
@@ -138,7 +150,7 @@ class CompiledModel:
                 y = y.at[state].add(amount)
             rates = jnp.asarray(seg.rates)
             if self.solver == "linear":
-                ys, y = self._linear_segment(y, params, cov, rates, seg)
+                ys, y = self._linear_segment(y, params, cov, seg, batch_axis)
             else:
                 ys, y, seg_ok = self._ode_segment(y, params, cov, rates, seg)
                 ok = ok & seg_ok
@@ -147,22 +159,22 @@ class CompiledModel:
         states = jnp.concatenate(out, axis=0) if out else jnp.zeros((0, self.n_states))
         return jnp.where(ok, states, jnp.nan)
 
-    def _linear_segment(self, y, params, cov, rates, seg):
+    def _linear_segment(self, y, params, cov, seg, batch_axis):
         slots = self._slots(jnp.zeros(self.n_states), params, cov, jnp.zeros(()))
         n = self.n_states
         a = self._a(slots).reshape(n, n)
-        b = self._b(slots).reshape(n) + rates
-        m = jnp.zeros((n + 1, n + 1)).at[:n, :n].set(a).at[:n, n].set(b)
-        z = jnp.concatenate([y, jnp.ones(1)])
-
-        def at(dt):
-            return (expm_fixed(m * dt) @ z)[:n]
-
-        ys = None
-        if seg.save_times:
-            ys = jax.vmap(at)(jnp.asarray(seg.save_times) - seg.start)
-        y_end = at(jnp.asarray(seg.end - seg.start)) if seg.end > seg.start else y
-        return ys, y_end
+        dts = [*seg.save_times, seg.end]
+        if seg.end <= seg.start and not seg.save_times:
+            return None, y
+        if self._b_is_zero and not any(seg.rates):  # homogeneous: exp(A t) y
+            out = propagate(a, y, jnp.asarray(dts) - seg.start, self.options.linear_method, batch_axis)
+        else:  # constant input: augmented system [[A, b + r], [0, 0]] acting on [y, 1]
+            b = self._b(slots).reshape(n) + jnp.asarray(seg.rates)
+            m = jnp.zeros((n + 1, n + 1), dtype=a.dtype).at[:n, :n].set(a).at[:n, n].set(b)
+            z = jnp.concatenate([y, jnp.ones(1, dtype=y.dtype)])
+            out = propagate(m, z, jnp.asarray(dts) - seg.start, self.options.linear_method, batch_axis)[:, :n]
+        ys = out[:-1] if seg.save_times else None
+        return ys, out[-1]
 
     def _ode_segment(self, y, params, cov, rates, seg):
         if seg.end <= seg.start:
@@ -205,29 +217,6 @@ class CompiledModel:
         return steps, ok
 
 
-EXPM_SQUARINGS = 20
-"""Squarings of the fixed-cost matrix exponential: exact to rounding for ``||M dt|| <= 2**19``."""
-EXPM_TAYLOR_ORDER = 10
-
-
-def expm_fixed(m):
-    """Matrix exponential by scaling and squaring with a Taylor polynomial, at a fixed cost.
-
-    ``jax.scipy.linalg.expm`` chooses its Pade order with branches that all run under ``vmap``; this version has no
-    control flow: scale by ``2**-20``, a degree-10 Taylor polynomial (Horner), then 20 squarings. For
-    ``||M|| <= 2**19`` the scaled norm is at most 0.5 and the truncation error below ``1e-16`` relative; larger norms
-    give non-finite or inaccurate results, which the checks downstream treat as a failed solve.
-    """
-    a = m / (2.0**EXPM_SQUARINGS)
-    eye = jnp.eye(m.shape[0], dtype=m.dtype)
-    out = eye
-    for k in range(EXPM_TAYLOR_ORDER, 0, -1):
-        out = eye + (a @ out) / k
-    for _ in range(EXPM_SQUARINGS):
-        out = out @ out
-    return out
-
-
 @functools.lru_cache(maxsize=256)
 def _compile_cached(key: str, model: ODEModel, solver: str, options: SolverOptions) -> CompiledModel:
     return CompiledModel(model, solver, options)
@@ -241,7 +230,7 @@ def compile_model(model: ODEModel, solver: SolverName = "auto", options: SolverO
     model
         The structure.
     solver
-        ``"auto"`` takes ``"linear"`` (the exact matrix-exponential solution, :func:`expm_fixed`) when the
+        ``"auto"`` takes ``"linear"`` (the exact solution ``exp(M t) z``, see :mod:`cohortode.compile._linear`) when the
         right-hand side is affine in the states and free of ``t``, else ``"tsit5"``; the fitting stage switches a
         structure to ``"kvaerno5"`` when Tsit5 fails or needs many steps (stiffness). ``"linear"``, ``"tsit5"`` and
         ``"kvaerno5"`` force a path.

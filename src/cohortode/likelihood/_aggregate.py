@@ -141,7 +141,8 @@ class AggregateLikelihood:
 
         def f(eta):
             params = theta if eta.shape[0] == 0 else theta * jnp.exp(re_map @ eta)
-            return self.compiled.simulate(params, jnp.asarray(layout.covariates), layout.schedule, times)
+            return self.compiled.simulate(params, jnp.asarray(layout.covariates), layout.schedule, times,
+                                          batch_axis=self.engine.batch_axis)
         return f
 
     def moments(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,

@@ -8,7 +8,10 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-__all__ = ["MomentEngine", "Moments"]
+__all__ = ["MomentEngine", "Moments", "PATIENT_AXIS"]
+
+PATIENT_AXIS = "virtual_patients"
+"""Name of the ``vmap`` axis over virtual patients in the sampling engines (collectives may reduce over it)."""
 
 
 class Moments(NamedTuple):
@@ -33,6 +36,9 @@ class MomentEngine(abc.ABC):
     """Predicts the population mean and variance of ``f(eta)``, ``eta ~ Normal(0, diag(omega**2))``."""
 
     name: str = "base"
+    batch_axis: str | None = None
+    """Name of the ``vmap`` axis under which the engine evaluates ``f`` (``None``: ``f`` is not vmapped by name).
+    ``f`` may use it in collectives such as ``lax.pmax``, e.g. to pick one numerical branch for the whole batch."""
 
     @abc.abstractmethod
     def moments(self, f: Callable[[jnp.ndarray], jnp.ndarray], omega: jnp.ndarray) -> Moments:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.stats import norm, qmc
 
-from .base import MomentEngine, Moments, weighted_moments
+from .base import PATIENT_AXIS, MomentEngine, Moments, weighted_moments
 
 __all__ = ["MonteCarlo"]
 
@@ -28,6 +28,7 @@ class MonteCarlo(MomentEngine):
     """
 
     name = "mc"
+    batch_axis = PATIENT_AXIS
 
     def __init__(self, n: int = 256, seed: int = 0):
         if n < 2:
@@ -51,7 +52,7 @@ class MonteCarlo(MomentEngine):
     def moments(self, f, omega) -> Moments:
         d = omega.shape[0]
         if d == 0:
-            v = f(jnp.zeros(0))
+            v = jax.vmap(f, axis_name=self.batch_axis)(jnp.zeros((1, 0)))[0]
             return Moments(v, jnp.zeros_like(v), v**2)
-        values = jax.vmap(f)(jnp.asarray(self.draws(d)) * omega)
+        values = jax.vmap(f, axis_name=self.batch_axis)(jnp.asarray(self.draws(d)) * omega)
         return weighted_moments(values, jnp.full(self.n, 1.0 / self.n))

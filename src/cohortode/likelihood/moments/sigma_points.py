@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import MomentEngine, Moments, weighted_moments
+from .base import PATIENT_AXIS, MomentEngine, Moments, weighted_moments
 
 __all__ = ["SigmaPoints"]
 
@@ -35,6 +35,7 @@ class SigmaPoints(MomentEngine):
     """
 
     name = "sigma"
+    batch_axis = PATIENT_AXIS
 
     def __init__(self, kappa: float | None = None, kappa_min: float = 0.5, degree: int = 3):
         if degree not in (3, 5):
@@ -63,10 +64,10 @@ class SigmaPoints(MomentEngine):
     def moments(self, f, omega) -> Moments:
         d = omega.shape[0]
         if d == 0:
-            v = f(jnp.zeros(0))
+            v = jax.vmap(f, axis_name=self.batch_axis)(jnp.zeros((1, 0)))[0]
             return Moments(v, jnp.zeros_like(v), v**2)
         pts, w = self.points(d)
-        values = jax.vmap(f)(jnp.asarray(pts) * omega)
+        values = jax.vmap(f, axis_name=self.batch_axis)(jnp.asarray(pts) * omega)
         return weighted_moments(values, jnp.asarray(w))
 
 

@@ -1,0 +1,216 @@
+"""Exact solutions of linear, constant-coefficient segments ``dz/dt = M z``, evaluated at many times at once.
+
+Three methods, chosen by the size ``k`` of ``M`` (see :func:`propagate`):
+
+- ``k <= 2``: closed-form ``exp(M t)`` through the Cayley-Hamilton form ``exp(M t) = c(t) I + s(t) (M - mu I)``
+  with ``mu = tr(M)/2`` (:func:`expm_two`). It is stable for coincident, real and complex eigenvalues alike, uses
+  elementwise operations only, and so costs about as much as a hand-written analytic solution.
+- ``k >= 3``: the eigendecomposition ``exp(M t) = V exp(Lambda t) V^-1`` (LAPACK ``geev``), with derivatives from
+  the Daleckii-Krein formula (:func:`spectral_apply`). When ``V`` is ill-conditioned (nearly coincident eigenvalues
+  with a near-defective ``M``, e.g. equal rate constants along a chain) it falls back to :func:`expm_fixed`.
+- :func:`expm_fixed`: scaling and squaring at a fixed cost, the reference and the fallback.
+
+Data-dependent branches are ``lax.cond`` on one predicate for the whole batch of virtual patients: the moment engines
+``vmap`` with ``axis_name=batch_axis`` and the predicate is reduced over that axis, so only one branch runs (a plain
+``cond`` under ``vmap`` would evaluate both).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["expm_fixed", "expm_two", "spectral_apply", "propagate", "LinearMethod",
+           "EXPM_SQUARINGS", "EXPM_TAYLOR_ORDER", "SPECTRAL_MIN_SEPARATION"]
+
+LinearMethod = str
+"""``"auto"`` (closed form for ``k <= 2``, spectral with fallback above), ``"spectral"`` or ``"expm"``."""
+
+EXPM_SQUARINGS = 20
+"""Squarings of the fixed-cost matrix exponential: exact to rounding for ``||M dt|| <= 2**19``."""
+EXPM_TAYLOR_ORDER = 10
+
+SPECTRAL_MIN_SEPARATION = 1e-6
+"""Smallest accepted ``|u_j^H v_j|`` (unit left and right eigenvectors): the reciprocal condition number of each
+eigenvalue. Below it the spectral solution could lose more than about ``1e-10`` relative accuracy, and the fixed-cost
+exponential is used instead."""
+
+_Q_SERIES = 1e-4  # |q| = |disc| t^2 below which the two-state formula uses its Taylor series
+
+
+def _any_over_batch(flag: jnp.ndarray, batch_axis: str | None) -> jnp.ndarray:
+    """``flag`` (a boolean scalar) or-reduced over the named ``vmap`` axis, so a ``cond`` on it stays a ``cond``."""
+    if batch_axis is None:
+        return flag
+    return lax.pmax(flag.astype(jnp.int32), batch_axis) > 0
+
+
+# ------------------------------------------------------------------------------------------ fixed-cost expm
+def expm_fixed(m: jnp.ndarray) -> jnp.ndarray:
+    """Matrix exponential by scaling and squaring with a Taylor polynomial, at a fixed cost.
+
+    ``jax.scipy.linalg.expm`` chooses its Pade order with branches that all run under ``vmap``; this version has no
+    control flow: scale by ``2**-20``, a degree-10 Taylor polynomial (Horner), then 20 squarings. For
+    ``||M|| <= 2**19`` the scaled norm is at most 0.5 and the truncation error below ``1e-16`` relative; larger norms
+    give non-finite or inaccurate results, which the checks downstream treat as a failed solve.
+    """
+    a = m / (2.0**EXPM_SQUARINGS)
+    eye = jnp.eye(m.shape[0], dtype=m.dtype)
+    out = eye
+    for k in range(EXPM_TAYLOR_ORDER, 0, -1):
+        out = eye + (a @ out) / k
+    for _ in range(EXPM_SQUARINGS):
+        out = out @ out
+    return out
+
+
+def _expm_apply(m, z, dts):
+    return jax.vmap(lambda dt: expm_fixed(m * dt) @ z)(dts)
+
+
+# ----------------------------------------------------------------------------------------------- two states
+def _cs_real(mu, q, t):
+    """``c = exp(mu t) cosh(sqrt q)`` and ``s = t exp(mu t) sinh(sqrt q)/sqrt q`` when no ``q`` is below the series
+    range (real eigenvalues)."""
+    big = q > _Q_SERIES
+    r = jnp.sqrt(jnp.where(big, q, _Q_SERIES))
+    mt = mu * t
+    ea = jnp.exp(mt + r)  # exp(lambda_+ t) and exp(lambda_- t): no overflow beyond the solution's own
+    eb = jnp.exp(mt - r)
+    qs = jnp.where(big, 0.0, q)
+    e_mt = jnp.exp(mt)
+    c = jnp.where(big, 0.5 * (ea + eb), e_mt * (1.0 + qs * (1 / 2 + qs * (1 / 24 + qs * (1 / 720)))))
+    s = jnp.where(big, (ea - eb) / (2.0 * r), e_mt * (1.0 + qs * (1 / 6 + qs * (1 / 120 + qs * (1 / 5040)))))
+    return c, s * t
+
+
+def _cs_general(mu, q, t):
+    """As :func:`_cs_real`, also for ``q < 0`` (complex eigenvalues: ``cos`` and ``sin``)."""
+    pos = q > _Q_SERIES
+    neg = q < -_Q_SERIES
+    mt = mu * t
+    rp = jnp.sqrt(jnp.where(pos, q, _Q_SERIES))
+    rn = jnp.sqrt(jnp.where(neg, -q, _Q_SERIES))
+    ea = jnp.exp(mt + rp)
+    eb = jnp.exp(mt - rp)
+    e_mt = jnp.exp(mt)
+    qs = jnp.where(pos | neg, 0.0, q)
+    c_series = 1.0 + qs * (1 / 2 + qs * (1 / 24 + qs * (1 / 720)))
+    s_series = 1.0 + qs * (1 / 6 + qs * (1 / 120 + qs * (1 / 5040)))
+    c = jnp.where(pos, 0.5 * (ea + eb), e_mt * jnp.where(neg, jnp.cos(rn), c_series))
+    s = jnp.where(pos, (ea - eb) / (2.0 * rp), e_mt * jnp.where(neg, jnp.sin(rn) / rn, s_series))
+    return c, s * t
+
+
+def expm_two(m: jnp.ndarray, z: jnp.ndarray, dts: jnp.ndarray, batch_axis: str | None = None) -> jnp.ndarray:
+    """``exp(M t) z`` for a 2 x 2 (or 1 x 1) matrix at each ``t`` in ``dts``; shape ``(len(dts), k)``.
+
+    With ``mu = tr(M)/2`` and ``disc = ((m00 - m11)/2)**2 + m01 m10`` (eigenvalues ``mu +- sqrt(disc)``),
+    ``exp(M t) = c(t) I + s(t) (M - mu I)``, ``c = exp(mu t) cosh(sqrt(disc) t)``,
+    ``s = exp(mu t) sinh(sqrt(disc) t) / sqrt(disc)``. Both are entire functions of ``q = disc t**2``: for small
+    ``|q|`` (coincident eigenvalues, ``t`` near 0) a Taylor series in ``q`` is used, for ``q < 0`` (complex
+    eigenvalues) ``cos`` and ``sin``, otherwise the two exponentials ``exp((mu +- sqrt disc) t)``. The trigonometric
+    branch is compiled but only runs (``lax.cond``) when some patient of the batch needs it.
+    """
+    t = jnp.asarray(dts, dtype=m.dtype)
+    if m.shape[0] == 1:
+        return jnp.exp(m[0, 0] * t)[:, None] * z[None, :]
+    m00, m01, m10, m11 = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
+    mu = 0.5 * (m00 + m11)
+    h = 0.5 * (m00 - m11)
+    disc = h * h + m01 * m10  # written this way, exact for triangular M (no cancellation of mu**2 - det)
+    q = disc * t * t
+    needs_trig = _any_over_batch(jnp.any(q < -_Q_SERIES), batch_axis)
+    c, s = lax.cond(needs_trig, _cs_general, _cs_real, mu, q, t)
+    bz = jnp.stack([h * z[0] + m01 * z[1], m10 * z[0] - h * z[1]])  # (M - mu I) z
+    return c[:, None] * z[None, :] + s[:, None] * bz[None, :]
+
+
+# --------------------------------------------------------------------------------------------------- spectral
+def _eigendecomposition(m):
+    """Eigenvalues, right eigenvectors ``V``, ``V^-1`` and the smallest ``|u_j^H v_j|`` of a real matrix."""
+    lam, left, right = lax.linalg.eig(m, compute_left_eigenvectors=True, compute_right_eigenvectors=True)
+    overlap = jnp.sum(jnp.conj(left) * right, axis=0)  # u_j^H v_j; LAPACK normalises both to unit length
+    inverse = jnp.conj(left).T / overlap[:, None]  # rows u_j^H / (u_j^H v_j) form V^-1
+    return lam, right, inverse, jnp.min(jnp.abs(overlap))
+
+
+def _phi1(x):
+    """``expm1(x)/x`` (1 at 0), for complex ``x`` with ``Re x <= 0``."""
+    small = jnp.abs(x) < 1e-8
+    xs = jnp.where(small, 1.0, x)
+    return jnp.where(small, 1.0 + 0.5 * x, jnp.expm1(xs) / xs)
+
+
+@jax.custom_jvp
+def _spectral_solution(m, z, dts, lam, v, w):
+    """``Re(V exp(Lambda t) V^-1 z)``; ``lam, v, w`` are the (non-differentiated) decomposition of ``m``."""
+    c = w @ z.astype(w.dtype)
+    e = jnp.exp(lam[None, :] * dts[:, None])
+    return jnp.real((e * c) @ v.T)
+
+
+@_spectral_solution.defjvp
+def _spectral_solution_jvp(primals, tangents):
+    # Daleckii-Krein: d exp(M t) [E] = V (G o Phi(t)) V^-1 with G = V^-1 E V and Phi_ij(t) the divided difference of
+    # exp(. t) at (lam_i, lam_j); computed as t exp(a) phi1(b - a), a the one with the larger real part, so it is
+    # stable for close eigenvalues and never overflows beyond exp(lam t) itself.
+    m, z, dts, lam, v, w = primals
+    dm, dz = tangents[0], tangents[1]
+    c = w @ z.astype(w.dtype)
+    x = lam[None, :] * dts[:, None]
+    e = jnp.exp(x)
+    y = jnp.real((e * c) @ v.T)
+    xi, xj = x[:, :, None], x[:, None, :]
+    i_larger = jnp.real(xi) >= jnp.real(xj)
+    hi = jnp.where(i_larger, xi, xj)
+    lo = jnp.where(i_larger, xj, xi)
+    phi = dts[:, None, None] * jnp.exp(hi) * _phi1(lo - hi)
+    g = w @ dm.astype(w.dtype) @ v
+    u = jnp.einsum("ij,tij,j->ti", g, phi, c) + e * (w @ dz.astype(w.dtype))
+    return y, jnp.real(u @ v.T)
+
+
+def spectral_apply(m: jnp.ndarray, z: jnp.ndarray, dts: jnp.ndarray, batch_axis: str | None = None,
+                   min_separation: float = SPECTRAL_MIN_SEPARATION) -> jnp.ndarray:
+    """``exp(M t) z`` at each ``t`` in ``dts`` through the eigendecomposition of ``M``; shape ``(len(dts), k)``.
+
+    Falls back to :func:`expm_fixed` for the whole batch when any patient's eigenvector basis is ill-conditioned
+    (some ``|u_j^H v_j| < min_separation``) or the decomposition is not finite.
+    """
+    dts = jnp.asarray(dts, dtype=m.dtype)
+    lam, v, w, sep = _eigendecomposition(lax.stop_gradient(m))
+    finite = jnp.all(jnp.isfinite(lam)) & jnp.all(jnp.isfinite(w))
+    fallback = _any_over_batch(~(finite & (sep >= min_separation)), batch_axis)
+    return lax.cond(fallback,
+                    lambda m, z, lam, v, w: _expm_apply(m, z, dts),
+                    lambda m, z, lam, v, w: _spectral_solution(m, z, dts, lam, v, w),
+                    m, z, lam, v, w)
+
+
+def propagate(m: jnp.ndarray, z: jnp.ndarray, dts, method: LinearMethod = "auto",
+              batch_axis: str | None = None) -> jnp.ndarray:
+    """``exp(M t) z`` at each ``t`` in ``dts`` (shape ``(len(dts), k)``), by the method for the size of ``M``.
+
+    Parameters
+    ----------
+    m
+        Real ``k x k`` matrix.
+    z
+        Initial value, shape ``(k,)``.
+    dts
+        Times since the start of the segment.
+    method
+        ``"auto"`` (closed form for ``k <= 2``, else spectral with fallback), ``"spectral"`` or ``"expm"``.
+    batch_axis
+        Name of the ``vmap`` axis of virtual patients, if any, so branches are chosen once for the whole batch.
+    """
+    dts = jnp.asarray(dts, dtype=m.dtype)
+    if method == "expm":
+        return _expm_apply(m, z, dts)
+    if method == "auto" and m.shape[0] <= 2:
+        return expm_two(m, z, dts, batch_axis)
+    if method in ("auto", "spectral"):
+        return spectral_apply(m, z, dts, batch_axis)
+    raise ValueError(f"unknown linear method {method!r}; use 'auto', 'spectral' or 'expm'")
