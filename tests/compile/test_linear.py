@@ -182,3 +182,22 @@ def test_linear_methods_agree_with_tsit5_on_a_three_state_model_with_infusion(me
     got = np.asarray(linear.simulate(params, jnp.zeros(0), schedule, times))
     ref = np.asarray(tight.simulate(params, jnp.zeros(0), schedule, times))
     np.testing.assert_allclose(got, ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["random compartments k=3", "two-compartment oral",
+                                  "rotation in 3-D (complex eigenvalues)"])
+def test_spectral_second_derivatives_match_fixed_cost_exponential(name):
+    """Forward over forward mode (the Laplace approximation's Hessian, the linearisation engine's gradients)."""
+    m0 = jnp.asarray(SPECTRAL[name])
+    k = m0.shape[0]
+    z = jnp.linspace(0.2, 1.0, k)
+    dts = jnp.asarray(DTS[DTS <= 24.0])
+    rng = np.random.default_rng(11)
+    directions = jnp.asarray(rng.normal(size=(3, k, k)))
+
+    def total(solver):
+        return lambda p: jnp.sum(jnp.sin(solver(m0 + jnp.tensordot(p, directions, axes=1), z, dts)))
+    p0 = jnp.zeros(3)
+    hessian = jax.jacfwd(jax.jacfwd(total(spectral_apply)))(p0)
+    reference = jax.jacfwd(jax.jacfwd(total(lambda m, z, dts: jax.vmap(lambda t: expm_fixed(m * t) @ z)(dts))))(p0)
+    np.testing.assert_allclose(np.asarray(hessian), np.asarray(reference), rtol=1e-7, atol=1e-9)

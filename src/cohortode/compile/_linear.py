@@ -144,6 +144,29 @@ def _phi1(x):
 
 
 @jax.custom_jvp
+def _with_eigen_derivatives(m, lam, v, w):
+    """The decomposition ``(lam, V, V^-1)`` of ``m``, passed through, with first derivatives attached.
+
+    The spectral solution's own JVP rule uses the decomposition; differentiating that rule again (Hessians for the
+    Laplace approximation, the linearisation engine's gradients) needs how the decomposition moves with ``m``:
+    ``d lam = diag(G)``, ``dV = V (F o G)``, ``d(V^-1) = -V^-1 dV V^-1`` with ``G = V^-1 dM V`` and
+    ``F_ij = 1/(lam_j - lam_i)`` off the diagonal (zero where eigenvalues coincide to rounding).
+    """
+    return lam, v, w
+
+
+@_with_eigen_derivatives.defjvp
+def _with_eigen_derivatives_jvp(primals, tangents):
+    m, lam, v, w = primals
+    g = w @ tangents[0].astype(w.dtype) @ v
+    gap = lam[None, :] - lam[:, None]
+    distinct = jnp.abs(gap) > 1e-12 * (1.0 + jnp.max(jnp.abs(lam)))
+    f = jnp.where(distinct, 1.0 / jnp.where(distinct, gap, 1.0), 0.0)
+    dv = v @ (f * g)
+    return (lam, v, w), (jnp.diagonal(g), dv, -w @ dv @ w)
+
+
+@jax.custom_jvp
 def _spectral_solution(m, z, dts, lam, v, w):
     """``Re(V exp(Lambda t) V^-1 z)``; ``lam, v, w`` are the (non-differentiated) decomposition of ``m``."""
     c = w @ z.astype(w.dtype)
@@ -158,6 +181,7 @@ def _spectral_solution_jvp(primals, tangents):
     # stable for close eigenvalues and never overflows beyond exp(lam t) itself.
     m, z, dts, lam, v, w = primals
     dm, dz = tangents[0], tangents[1]
+    lam, v, w = _with_eigen_derivatives(m, lam, v, w)  # identity here; derivatives if this rule is differentiated
     c = w @ z.astype(w.dtype)
     x = lam[None, :] * dts[:, None]
     e = jnp.exp(x)
