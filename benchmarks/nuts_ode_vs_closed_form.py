@@ -14,10 +14,9 @@ Four measurements, in one run (about 10 minutes on two CPU cores, most of it the
       of ``likelihood.compiled``.
 
    What is timed: the *sampling phase* only (``num_samples`` draws per chain after warm-up), compile excluded. Per
-   path one ``MCMC`` object runs the chains one after another: each chain's warm-up (step size and mass matrix
-   adaptation) is run and timed separately and not counted; the first chain's sampling phase is run twice from the
-   same post-warm-up state, the first call compiling the sampling loop and the second one timed (later chains reuse the
-   compiled loop). ESS/s = min over sampled parameters of the bulk ESS (arviz, all chains of a run) / sampling
+   path the NUTS kernel's warm-up and sampling loops are jitted once (``lax.scan`` over ``kernel.sample``) and every
+   chain reuses them: each chain's warm-up (step size and mass matrix adaptation) is run and timed separately and not
+   counted; the first chain's sampling phase is run once untimed to compile it, then timed. ESS/s = min over sampled parameters of the bulk ESS (arviz, all chains of a run) / sampling
    seconds. The min-ESS of one run scatters by about 20 % between seeds although the posterior and the sampler are
    the same, so the linear and closed-form paths make ``--replicates`` independent runs (fresh keys, same settings)
    and their ESS/s is summed min-ESS over summed seconds; Tsit5, 100 times slower, makes one run. Also printed:
@@ -39,7 +38,7 @@ Four measurements, in one run (about 10 minutes on two CPU cores, most of it the
 Usage::
 
     python benchmarks/nuts_ode_vs_closed_form.py [--num-warmup 500] [--num-samples 1000] [--num-chains 2]
-        [--replicates 5] [--seed 0] [--error proportional] [--skip-compile-probe] [--skip-scaling]
+        [--replicates 20] [--seed 0] [--error proportional] [--skip-compile-probe] [--skip-scaling]
 """
 
 from __future__ import annotations
@@ -161,12 +160,37 @@ class ClosedFormOneComp:
 
 
 # ----------------------------------------------------------------------------------------------------- 1. NUTS
+def _phases(kernel, num_warmup: int, num_samples: int):
+    """Jitted warm-up and sampling loops of a NumPyro kernel, compiled once and reused by every chain.
+
+    ``MCMC.run`` retraces (and reloads or recompiles) its loop on every call, which would put that overhead into the
+    timed sampling of each chain; here the warm-up (adaptation while ``state.i < num_warmup``, inside the kernel) and
+    the sampling loop are each one ``lax.scan`` of ``kernel.sample``.
+    """
+    import jax
+    from jax import lax
+
+    sample = kernel.sample
+
+    @jax.jit
+    def warmup_phase(state):
+        return lax.scan(lambda s, _: (sample(s, (), {}), None), state, None, length=num_warmup)[0]
+
+    @jax.jit
+    def sampling_phase(state):
+        def step(s, _):
+            s = sample(s, (), {})
+            return s, (s.z, s.num_steps, s.diverging)
+        return lax.scan(step, state, None, length=num_samples)[1]
+    return warmup_phase, sampling_phase
+
+
 def nuts_comparison(args) -> dict:
     import arviz as az
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from numpyro.infer import MCMC, NUTS
+    from numpyro.infer import NUTS
 
     import cohortode as co
     from cohortode.infer import BayesianProblem, find_map
@@ -195,15 +219,13 @@ def nuts_comparison(args) -> dict:
     print(f"shared MAP start (closed form, 4 starts, {time.perf_counter() - t:.1f} s): "
           + ", ".join(f"{k}={v:.4g}" for k, v in start.values.items()))
 
-    extra = ("num_steps", "diverging")
     results = {}
     for name, problem in problems.items():
         # as cohortode.fit runs it: NumPyro NUTS on the jitted unconstrained potential, started at the shared MAP
         potential = jax.jit(lambda z, problem=problem: -problem.log_density(z))
         kernel = NUTS(potential_fn=potential, forward_mode_differentiation=True,
                       target_accept_prob=args.target_accept)
-        mcmc = MCMC(kernel, num_warmup=args.num_warmup, num_samples=args.num_samples, num_chains=1,
-                    progress_bar=False)
+        warmup_phase, sampling_phase = _phases(kernel, args.num_warmup, args.num_samples)
         # Replicates: independent repetitions of the whole num_chains x (warm-up + draws) run with fresh keys. The
         # min-ESS of one run varies by +-20 % from run to run (sampler noise, not speed), so the fast paths are
         # repeated and ESS/s is the summed min-ESS over the summed sampling seconds; Tsit5 runs once (slow).
@@ -215,24 +237,19 @@ def nuts_comparison(args) -> dict:
             for c in range(args.num_chains):
                 key = jax.random.PRNGKey(args.seed + 1000 * c + 100_000 * rep)
                 t = time.perf_counter()
-                mcmc.warmup(key, init_params=jnp.asarray(start.unconstrained), extra_fields=extra)
-                jax.block_until_ready(mcmc.post_warmup_state)
+                state = kernel.init(key, args.num_warmup, init_params=jnp.asarray(start.unconstrained),
+                                    model_args=(), model_kwargs={})
+                state = jax.block_until_ready(warmup_phase(state))
                 warm_s.append(time.perf_counter() - t)
-                skey = jax.random.PRNGKey(args.seed + 1000 * c + 100_000 * rep + 1)
-                if compile_sample_s is None:  # compile the sampling loop: run it once, rerun from the same state
-                    state = mcmc.post_warmup_state
+                if compile_sample_s is None:  # compile the sampling loop once (all chains reuse it), not timed
                     t = time.perf_counter()
-                    mcmc.run(skey, init_params=jnp.asarray(start.unconstrained), extra_fields=extra)
-                    jax.block_until_ready(mcmc.get_samples())
+                    jax.block_until_ready(sampling_phase(state))
                     compile_sample_s = time.perf_counter() - t
-                    mcmc.post_warmup_state = state
                 t = time.perf_counter()
-                mcmc.run(skey, init_params=jnp.asarray(start.unconstrained), extra_fields=extra)
-                samples = jax.block_until_ready(mcmc.get_samples())
+                samples, num_steps, diverging = jax.block_until_ready(sampling_phase(state))
                 sample_s.append(time.perf_counter() - t)
-                fields = mcmc.get_extra_fields()
-                steps += int(np.asarray(fields["num_steps"]).sum())
-                div += int(np.asarray(fields["diverging"]).sum())
+                steps += int(np.asarray(num_steps).sum())
+                div += int(np.asarray(diverging).sum())
                 chains.append({k: np.asarray(v) for k, v in problem.constrain(samples).items()})
             draws = {k: np.stack([ch[k] for ch in chains]) for k in problem.site_names}
             idata = az.from_dict(posterior=draws)
@@ -389,7 +406,7 @@ def main(argv=None) -> None:
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--num-chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--replicates", type=int, default=5,
+    parser.add_argument("--replicates", type=int, default=20,
                         help="independent runs of the linear and closed-form paths (Tsit5: one run)")
     parser.add_argument("--target-accept", type=float, default=0.9)
     parser.add_argument("--error", default="proportional", choices=["additive", "proportional", "combined"])

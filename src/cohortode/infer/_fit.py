@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .._config import release_compiled_code_if_needed
 from .._errors import DiagnosticsWarning
 from ..compile import SolverOptions
 from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
@@ -274,6 +275,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     if method == "nuts" and num_chains < 1:
         raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
     start = time.perf_counter()
+    release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
     lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
     problem = BayesianProblem.build(lik, priors)
     result = find_map(problem, n_starts=n_starts, seed=seed)
