@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-
-import logging
 
 import jax
 import platformdirs
@@ -56,10 +55,11 @@ def release_compiled_code_if_needed(fraction: float = MAP_COUNT_FRACTION) -> boo
     """Clear JAX's in-memory compilation caches when this process nears its memory-mapping limit.
 
     XLA's CPU backend maps every compiled kernel into its own memory sections, and JAX keeps each executable as long
-    as its cache entry lives: one in-process NUTS fit holds about 1,300 mappings, so a batch of about 50 fits in one
-    process reaches Linux's default ``vm.max_map_count`` of 65,530 and LLVM aborts the process ("Unable to allocate
-    section memory"). Called before each fit: above ``fraction`` of the limit, ``jax.clear_caches()`` frees them
-    (later calls recompile, or load from the persistent cache on disk). Returns whether it cleared.
+    as its cache entry lives: a compiled NUTS program holds several hundred mappings. A long batch of fits of
+    different structures in one process would reach Linux's default ``vm.max_map_count`` of 65,530, and LLVM aborts
+    the process ("Unable to allocate section memory"; seen after about 50 in-process NUTS fits when every chain
+    recompiled). Called before each fit: above ``fraction`` of the limit, ``jax.clear_caches()`` frees them (later
+    calls recompile, or load from the persistent cache on disk). Returns whether it cleared.
     """
     counts = _memory_mappings()
     if counts is None or counts[0] < fraction * counts[1]:

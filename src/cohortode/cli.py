@@ -43,7 +43,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     data = _load(args.cohort)
     model = ODEModel.from_toml(Path(args.model))
     result = fit(model, data, args.method, engine=args.engine, error=args.error, num_warmup=args.warmup,
-                 num_samples=args.samples, num_chains=args.chains, seed=args.seed, workers=args.workers, progress=args.progress)
+                 num_samples=args.samples, num_chains=args.chains, seed=args.seed, workers=args.workers,
+                 progress=args.progress)
     _print_fit(result)
     return 0
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--chains", type=int, default=4, help="NUTS chains")
         p.add_argument("--workers", type=int, default=None,
                        help="processes for the chains (default: one per core; 1: one after another here)")
-        p.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+        p.add_argument("--progress", action="store_true", help="print a line as each NUTS chain finishes")
 
     p = sub.add_parser("demo", help="LLM drafts + NUTS fit on the bundled theophylline cohort")
     common(p)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from ..spec import TIME, ODEModel, symbol
 from ._jaxify import jax_function
-from ._linear import expm_fixed, propagate
+from ._linear import LinearMethod, expm_fixed, propagate
 from ._schedule import DoseSchedule
 
 __all__ = ["CompiledModel", "compile_model", "SolverName", "SolverOptions", "expm_fixed"]
@@ -53,7 +53,7 @@ class SolverOptions:
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 4096
-    linear_method: Literal["auto", "spectral", "expm"] = "auto"
+    linear_method: LinearMethod = "auto"
 
 
 @dataclass(eq=False)

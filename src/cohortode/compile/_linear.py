@@ -17,6 +17,9 @@ Data-dependent branches are ``lax.cond`` on one predicate for the whole batch of
 
 from __future__ import annotations
 
+import functools
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -24,7 +27,7 @@ from jax import lax
 __all__ = ["expm_fixed", "expm_two", "spectral_apply", "propagate", "LinearMethod",
            "EXPM_SQUARINGS", "EXPM_TAYLOR_ORDER", "SPECTRAL_MIN_SEPARATION"]
 
-LinearMethod = str
+LinearMethod = Literal["auto", "spectral", "expm"]
 """``"auto"`` (closed form for ``k <= 2``, spectral with fallback above), ``"spectral"`` or ``"expm"``."""
 
 EXPM_SQUARINGS = 20
@@ -70,36 +73,30 @@ def _expm_apply(m, z, dts):
 
 
 # ----------------------------------------------------------------------------------------------- two states
-def _cs_real(mu, q, t):
-    """``c = exp(mu t) cosh(sqrt q)`` and ``s = t exp(mu t) sinh(sqrt q)/sqrt q`` when no ``q`` is below the series
-    range (real eigenvalues)."""
-    big = q > _Q_SERIES
-    r = jnp.sqrt(jnp.where(big, q, _Q_SERIES))
-    mt = mu * t
-    ea = jnp.exp(mt + r)  # exp(lambda_+ t) and exp(lambda_- t): no overflow beyond the solution's own
-    eb = jnp.exp(mt - r)
-    qs = jnp.where(big, 0.0, q)
-    e_mt = jnp.exp(mt)
-    c = jnp.where(big, 0.5 * (ea + eb), e_mt * (1.0 + qs * (1 / 2 + qs * (1 / 24 + qs * (1 / 720)))))
-    s = jnp.where(big, (ea - eb) / (2.0 * r), e_mt * (1.0 + qs * (1 / 6 + qs * (1 / 120 + qs * (1 / 5040)))))
-    return c, s * t
+def _c_and_s(mu, q, t, trig: bool):
+    """``c = exp(mu t) cosh(sqrt q)`` and ``s = t exp(mu t) sinh(sqrt q)/sqrt q``, elementwise.
 
-
-def _cs_general(mu, q, t):
-    """As :func:`_cs_real`, also for ``q < 0`` (complex eigenvalues: ``cos`` and ``sin``)."""
+    Two exponentials ``exp((mu +- sqrt(disc)) t)`` (no overflow beyond the solution's own) where ``q > 1e-4``, the
+    Taylor series in ``q`` where ``|q| <= 1e-4``, and with ``trig`` ``cos``/``sin`` where ``q < -1e-4`` (complex
+    eigenvalues; without ``trig`` no ``q`` may lie there). Unused branches get safe arguments, so no NaN or
+    infinity reaches a derivative.
+    """
     pos = q > _Q_SERIES
-    neg = q < -_Q_SERIES
+    neg = (q < -_Q_SERIES) if trig else jnp.zeros_like(pos)
     mt = mu * t
     rp = jnp.sqrt(jnp.where(pos, q, _Q_SERIES))
-    rn = jnp.sqrt(jnp.where(neg, -q, _Q_SERIES))
     ea = jnp.exp(mt + rp)
     eb = jnp.exp(mt - rp)
     e_mt = jnp.exp(mt)
     qs = jnp.where(pos | neg, 0.0, q)
-    c_series = 1.0 + qs * (1 / 2 + qs * (1 / 24 + qs * (1 / 720)))
-    s_series = 1.0 + qs * (1 / 6 + qs * (1 / 120 + qs * (1 / 5040)))
-    c = jnp.where(pos, 0.5 * (ea + eb), e_mt * jnp.where(neg, jnp.cos(rn), c_series))
-    s = jnp.where(pos, (ea - eb) / (2.0 * rp), e_mt * jnp.where(neg, jnp.sin(rn) / rn, s_series))
+    c_other = 1.0 + qs * (1 / 2 + qs * (1 / 24 + qs * (1 / 720)))
+    s_other = 1.0 + qs * (1 / 6 + qs * (1 / 120 + qs * (1 / 5040)))
+    if trig:
+        rn = jnp.sqrt(jnp.where(neg, -q, _Q_SERIES))
+        c_other = jnp.where(neg, jnp.cos(rn), c_other)
+        s_other = jnp.where(neg, jnp.sin(rn) / rn, s_other)
+    c = jnp.where(pos, 0.5 * (ea + eb), e_mt * c_other)
+    s = jnp.where(pos, (ea - eb) / (2.0 * rp), e_mt * s_other)
     return c, s * t
 
 
@@ -122,7 +119,8 @@ def expm_two(m: jnp.ndarray, z: jnp.ndarray, dts: jnp.ndarray, batch_axis: str |
     disc = h * h + m01 * m10  # written this way, exact for triangular M (no cancellation of mu**2 - det)
     q = disc * t * t
     needs_trig = _any_over_batch(jnp.any(q < -_Q_SERIES), batch_axis)
-    c, s = lax.cond(needs_trig, _cs_general, _cs_real, mu, q, t)
+    c, s = lax.cond(needs_trig, functools.partial(_c_and_s, trig=True), functools.partial(_c_and_s, trig=False),
+                    mu, q, t)
     bz = jnp.stack([h * z[0] + m01 * z[1], m10 * z[0] - h * z[1]])  # (M - mu I) z
     return c[:, None] * z[None, :] + s[:, None] * bz[None, :]
 

@@ -221,7 +221,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         error: ErrorKind = "combined", priors: dict[str, Prior] | None = None, solver: str = "auto",
         solver_options: SolverOptions | None = None, num_warmup: int = 500, num_samples: int = 500,
         num_chains: int = 4, target_accept_prob: float = 0.9, dense_mass: bool = False, laplace_draws_n: int = 1000,
-        n_starts: int = 8,        seed: int = 0, workers: int | None = None, progress: bool = False, warn: bool = True) -> Fit:
+        n_starts: int = 8, seed: int = 0, workers: int | None = None, progress: bool = False,
+        warn: bool = True) -> Fit:
     """Fit an ODE structure to aggregate cohort data.
 
     Parameters
@@ -262,7 +263,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         ``num_chains``; ``1`` runs the chains one after another in this process. Each worker compiles the model
         itself (JAX's persistent cache on disk is shared), which pays off for fits longer than a few seconds.
     progress
-        Show NumPyro's progress bar.
+        Print a line as each NUTS chain finishes.
     warn
         Emit :class:`~cohortode.DiagnosticsWarning` when diagnostics fail.
 
