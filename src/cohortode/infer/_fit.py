@@ -75,7 +75,16 @@ class Fit:
         self.seconds = seconds
         self._draws = draws  # name -> (chain, draw)
         self._warn = warn
-        self.idata = self._inference_data(seed)
+        self._seed = seed
+        self._idata: az.InferenceData | None = None
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The ``arviz.InferenceData`` of the fit, built on first access (it compiles and evaluates the
+        likelihood of every draw, which a screening fit that is only ranked does not need)."""
+        if self._idata is None:
+            self._idata = self._inference_data(self._seed)
+        return self._idata
 
     # --------------------------------------------------------------------------------------------- idata
     def _flat_draws(self, max_draws: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:

@@ -13,6 +13,10 @@ Starts, in the order they are tried:
 Each start runs L-BFGS-B and is restarted from where it stopped (fresh curvature memory) while the gradient is still
 large: L-BFGS-B stops early ("relative reduction of f") after a line search that hit the edge of the region where
 the solve succeeds, and one restart nearly always recovers.
+
+With ``agreement=k`` the remaining starts are skipped once ``k`` starts have ended at the best optimum so far
+(within :data:`AGREEMENT_TOLERANCE`): on well-posed structures every start ends at the same point, and the later
+ones only cost time. The ``init`` points and the prior medians are always run.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from ._problem import BayesianProblem
 from ._start_diagnosis import diagnose_start
 
 __all__ = ["StartReport", "MultiStartResult", "compiled_objective", "initial_points", "run_starts",
-           "RESTART_GRADIENT_NORM", "MAX_RESTARTS"]
+           "RESTART_GRADIENT_NORM", "MAX_RESTARTS", "AGREEMENT_TOLERANCE"]
 
 RESTART_GRADIENT_NORM = 1e-2
 """A start whose final gradient norm (unconstrained space) exceeds this is restarted from where it stopped."""
 MAX_RESTARTS = 3
 """Restarts of L-BFGS-B per start at most."""
+AGREEMENT_TOLERANCE = 1e-2
+"""Starts whose optima differ by less than this in log density (0.02 in ``-2 log L``) found the same optimum."""
 _WALL = 1e300
 """Objective value given to L-BFGS-B where the density is not finite (it backtracks from it)."""
 
@@ -147,7 +153,8 @@ def _select_random(objective, centre: np.ndarray, n: int, per_start: int, rng: n
 
 
 def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] = (), n_starts: int = 8,
-               seed: int = 0, maxiter: int = 500, candidates_per_start: int = 1, objective=None) -> MultiStartResult:
+               seed: int = 0, maxiter: int = 500, candidates_per_start: int = 1, objective=None,
+               agreement: int | None = None, ftol: float | None = None) -> MultiStartResult:
     """Optimise the log posterior from every start and keep the best.
 
     Parameters
@@ -168,6 +175,10 @@ def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] 
     objective
         The compiled objective of :func:`compiled_objective`, when the caller has it already (then
         ``compile_seconds`` is 0).
+    agreement
+        Stop once this many starts agree on the best optimum (``None``: run every start).
+    ftol
+        L-BFGS-B's relative tolerance on the objective (``None``: SciPy's default, 2.2e-9).
     """
     compile_seconds = 0.0
     if objective is None:
@@ -192,7 +203,13 @@ def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] 
     starts += randoms
     evaluations = drawn
     reports, best_z, best_v = [], None, np.inf
-    for label, z0 in starts:
+    options = {"maxiter": maxiter} if ftol is None else {"maxiter": maxiter, "ftol": ftol}
+    n_required = len(starts) - len(randoms)
+    for index, (label, z0) in enumerate(starts):
+        if agreement is not None and index >= n_required and best_z is not None:
+            agreeing = sum(r.log_density >= -best_v - AGREEMENT_TOLERANCE for r in reports)
+            if agreeing >= agreement:
+                break
         count[0] = 0
         v0 = fun(z0)[0] if np.all(np.isfinite(z0)) else _WALL
         if v0 >= _WALL:
@@ -201,7 +218,7 @@ def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] 
             continue
         z = np.asarray(z0, dtype=float)
         for _ in range(MAX_RESTARTS + 1):
-            res = minimize(fun, z, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
+            res = minimize(fun, z, jac=True, method="L-BFGS-B", options=options)
             z = res.x
             v, g = fun(z)
             if v >= _WALL or np.linalg.norm(g) <= RESTART_GRADIENT_NORM:

@@ -69,7 +69,8 @@ def forward_value_and_grad(f, dim: int):
 
 
 def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500,
-             init: Sequence[Mapping[str, float]] = (), candidates_per_start: int = 1, objective=None) -> MapResult:
+             init: Sequence[Mapping[str, float]] = (), candidates_per_start: int = 1, objective=None,
+             agreement: int | None = None, ftol: float | None = None) -> MapResult:
     """Maximise the log posterior from ``init``, the prior medians and ``n_starts - 1`` random starts (L-BFGS-B).
 
     One function is compiled, the forward-mode value and gradient of the log posterior; nothing is evaluated
@@ -83,7 +84,8 @@ def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxi
         When no start reaches a finite posterior density; ``reason`` says what happened to each start.
     """
     out = run_starts(problem, init=init, n_starts=n_starts, seed=seed, maxiter=maxiter,
-                     candidates_per_start=candidates_per_start, objective=objective)
+                     candidates_per_start=candidates_per_start, objective=objective,
+                     agreement=agreement, ftol=ftol)
     if out.z is None:
         per_start = tuple(f"start {r.label!r}: {r.reason}" for r in out.starts)
         raise FitError(f"{problem.likelihood.model!r} cannot be fitted: no start reached a finite posterior "
