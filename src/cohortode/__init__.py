@@ -30,6 +30,7 @@ from ._errors import CohortDataWarning as CohortDataWarning  # noqa: E402
 from ._errors import CohortodeError as CohortodeError  # noqa: E402
 from ._errors import DiagnosticsWarning as DiagnosticsWarning  # noqa: E402
 from ._errors import ExpressionError as ExpressionError  # noqa: E402
+from ._errors import FitError as FitError  # noqa: E402
 from ._errors import LLMBackendError as LLMBackendError  # noqa: E402
 from ._errors import ModelSpecError as ModelSpecError  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402

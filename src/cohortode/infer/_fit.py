@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import arviz as az
@@ -23,6 +23,7 @@ from ._chains import NutsSettings, run_chains
 from ._diagnostics import diagnose
 from ._optimize import MapResult, find_map, laplace_draws
 from ._problem import BayesianProblem
+from ._screening import screen
 
 __all__ = ["fit", "Fit"]
 
@@ -52,7 +53,12 @@ class Fit:
         The ODE path used (``"tsit5"``, ``"kvaerno5"`` or ``"linear"``).
     seconds
         Wall time.
+    screening
+        Whether this was a screening fit (``fit(..., screening=True)``: fixed-grid ODE path, see
+        :mod:`cohortode.infer._screening`); ``diagnostics["screening"]`` then says how it was computed.
     """
+
+    screening: bool = False
 
     def __init__(self, problem: BayesianProblem, method: str, draws: dict[str, np.ndarray], map_result: MapResult,
                  diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, seed: int,
@@ -69,7 +75,16 @@ class Fit:
         self.seconds = seconds
         self._draws = draws  # name -> (chain, draw)
         self._warn = warn
-        self.idata = self._inference_data(seed)
+        self._seed = seed
+        self._idata: az.InferenceData | None = None
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The ``arviz.InferenceData`` of the fit, built on first access (it compiles and evaluates the
+        likelihood of every draw, which a screening fit that is only ranked does not need)."""
+        if self._idata is None:
+            self._idata = self._inference_data(self._seed)
+        return self._idata
 
     # --------------------------------------------------------------------------------------------- idata
     def _flat_draws(self, max_draws: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
@@ -222,7 +237,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         solver_options: SolverOptions | None = None, num_warmup: int = 500, num_samples: int = 500,
         num_chains: int = 4, target_accept_prob: float = 0.9, dense_mass: bool = False, laplace_draws_n: int = 1000,
         n_starts: int = 8, seed: int = 0, workers: int | None = None, progress: bool = False,
-        warn: bool = True) -> Fit:
+        warn: bool = True, screening: bool = False, init: Sequence[Mapping[str, float]] = ()) -> Fit:
     """Fit an ODE structure to aggregate cohort data.
 
     Parameters
@@ -266,30 +281,52 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         Print a line as each NUTS chain finishes.
     warn
         Emit :class:`~cohortode.DiagnosticsWarning` when diagnostics fail.
+    screening
+        The fast screening path (``method`` ``"map"`` or ``"laplace"`` only): nonlinear structures are solved by RK4
+        on a fixed grid checked at the optimum against a grid twice as fine, and the Laplace Hessian comes from
+        finite differences of the gradient (:mod:`cohortode.infer._screening`). ``solver`` and
+        ``solver_options`` do not apply. Use it to rank structures; fit the survivors with NUTS, which is exact.
+    init
+        Extra MAP starts, always tried first: constrained site values by site name; sites missing from a dict take
+        their prior median, names the structure does not have are ignored. For a structure that extends a fitted
+        one, pass the parent's optimum with the new terms at neutral values, so the child can end no worse.
 
     Returns
     -------
     Fit
+
+    Raises
+    ------
+    FitError
+        When no start reaches a finite posterior density (``reason`` says what happened to each start).
     """
     if method not in ("map", "laplace", "nuts"):
         raise ValueError(f"unknown method {method!r}; use 'map', 'laplace' or 'nuts'")
     if method == "nuts" and num_chains < 1:
         raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
+    if screening and method == "nuts":
+        raise ValueError("screening=True is for method='map' or 'laplace'; NUTS always uses the exact solver")
     start = time.perf_counter()
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
-    problem = BayesianProblem.build(lik, priors)
-    result = find_map(problem, n_starts=n_starts, seed=seed)
-    chosen = _choose_solver(problem, result.values)
-    if chosen is not problem:
-        problem = chosen
-        result = find_map(problem, n_starts=n_starts, seed=seed)
+    hessian, facts = None, None
+    if screening:
+        result, hessian, facts = screen(model, data, engine=engine, error=error, priors=priors, n_starts=n_starts,
+                                        seed=seed, init=init, hessian=method == "laplace")
+        problem = result.problem
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
+        problem = BayesianProblem.build(lik, priors)
+        result = find_map(problem, n_starts=n_starts, seed=seed, init=init)
+        chosen = _choose_solver(problem, result.values)
+        if chosen is not problem:
+            problem = chosen
+            result = find_map(problem, n_starts=n_starts, seed=seed, init=init)
     table = pd.DataFrame()
     if method == "map":
         draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
         diag = {"log_density": result.log_density, "starts": result.all_log_densities, "ok": True, "problems": []}
     elif method == "laplace":
-        flat, eig = laplace_draws(result, laplace_draws_n, seed)
+        flat, eig = laplace_draws(result, laplace_draws_n, seed, hessian=hessian)
         draws = {k: v.reshape(1, -1) for k, v in flat.items()}
         problems = [] if eig.min() > 0 else [f"Hessian not positive definite (min eigenvalue {eig.min():.3g})"]
         diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
@@ -304,4 +341,13 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         divergences = int(sum(c.diverging.sum() for c in chains))
         idata = az.from_dict(posterior=draws)
         diag, table = diagnose(idata, divergences, warn=warn)
-    return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)
+    diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
+    if facts is not None:
+        diag["screening"] = facts.as_dict()
+        if not facts.grid_ok:
+            diag["ok"] = False
+            diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
+                                f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
+    out = Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)
+    out.screening = screening
+    return out
