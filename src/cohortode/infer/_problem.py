@@ -14,7 +14,7 @@ from ..likelihood import AggregateLikelihood
 from ..spec import DEFAULT_IIV_PRIOR, DataScales, Prior, resolve_priors
 from ..spec._default_priors import DEFAULT_PROPORTIONAL_PRIOR
 
-__all__ = ["BayesianProblem"]
+__all__ = ["BayesianProblem", "rebuild_problem"]
 
 
 @dataclass
@@ -101,3 +101,9 @@ class BayesianProblem:
     def initial_point(self) -> np.ndarray:
         """The prior medians, unconstrained."""
         return self.unconstrain({name: prior.typical() for name, prior in self.priors.items()})
+
+
+def rebuild_problem(model, data, *, engine, error, solver: str, options, priors: dict[str, Prior]) -> BayesianProblem:
+    """The problem of a fit from its picklable pieces (the compiled model is rebuilt, or taken from the cache)."""
+    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
+    return BayesianProblem(lik, dict(priors))
