@@ -98,6 +98,12 @@ class BayesianProblem:
         return np.asarray([float(tr.inv(jnp.asarray(float(values[name]))))
                            for name, tr in zip(self.site_names, transforms)])
 
+    def unconstrain_draws(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Inverse of :meth:`constrain` for arrays of draws: ``name -> (...)`` gives ``(..., sites)``."""
+        _, transforms = self._transforms
+        return np.stack([np.asarray(tr.inv(jnp.asarray(values[name], dtype=jnp.float64)))
+                         for name, tr in zip(self.site_names, transforms)], axis=-1)
+
     def initial_point(self) -> np.ndarray:
         """The prior medians, unconstrained."""
         return self.unconstrain({name: prior.typical() for name, prior in self.priors.items()})
