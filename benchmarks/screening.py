@@ -6,7 +6,8 @@ every composition of the motif library is fitted with ``cohortode.fit(model, dat
 one after another in this process, with JAX's persistent compilation cache pointed at a new, empty folder (cold
 cache: every structure compiles). Printed per structure: wall seconds of the fit, of which compiling (objective and
 grid check) and optimising, objective evaluations, starts run, the ODE path and grid, ``-2 log L`` at the MAP and
-BIC = ``-2 log L + k log n`` (``k`` sampled sites, ``n`` data rows); then the median and maximum seconds.
+BIC = ``-2 log L + k log n`` (``k`` sampled sites, ``n`` data rows; ``log L`` maximised from the MAP, see
+:mod:`cohortode.infer._screening`); then the median and maximum seconds.
 
 Profile: the first lines say where the time of one screen goes (compile, per evaluation, evaluations per start,
 starts), for the screening path and, with ``--reference``, for the full path.
@@ -82,9 +83,18 @@ def _screen(model, data, **kwargs) -> dict:
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     d = f.diagnostics
     k = f.problem.dimension
-    m2ll = -2.0 * d["log_likelihood"]
     scr = d.get("screening", {})
-    return {"values": f.map.values, "seconds": seconds, "cpu": cpu, "compile": scr.get("compile_seconds", f.map.compile_seconds),
+    if "max_log_likelihood" in d:
+        m2ll, values = -2.0 * d["max_log_likelihood"], d["max_likelihood_values"]
+    else:  # full path: maximise the likelihood from the MAP as the screening path does
+        from cohortode.infer._multistart import compiled_objective
+        from cohortode.infer._screening import maximise_likelihood
+
+        objective, _ = compiled_objective(f.problem)
+        z, loglik, _ = maximise_likelihood(objective, [f.map.unconstrained])
+        loglik = max(loglik, d["log_likelihood"])
+        m2ll, values = -2.0 * loglik, f.map.values
+    return {"values": values, "seconds": seconds, "cpu": cpu, "compile": scr.get("compile_seconds", f.map.compile_seconds),
             "optimise": scr.get("optimise_seconds", f.map.optimise_seconds), "evaluations": d["evaluations"],
             "starts": len(f.map.starts), "solver": f.solver, "grid": scr.get("grid_steps", 0),
             "grid_error": scr.get("grid_error_m2ll", 0.0), "m2ll": m2ll,
