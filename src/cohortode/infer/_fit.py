@@ -450,6 +450,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
     if facts is not None:
         diag["screening"] = facts.as_dict()
+        diag["max_log_likelihood"] = facts.max_log_likelihood
+        diag["max_likelihood_values"] = facts.max_likelihood_values
         if not facts.grid_ok:
             diag["ok"] = False
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
