@@ -75,7 +75,10 @@ class Comparison:
         from ..ensemble import Ensemble
 
         w = self.weights(weights)
-        return Ensemble.from_fits({name: self.fits[name] for name in w}, w)
+        total = sum(w.values())
+        if not np.isfinite(total) or total <= 0:
+            raise ValueError(f"no usable {weights!r} weights in the comparison: {w}")
+        return Ensemble.from_fits({name: self.fits[name] for name in w}, {k: v / total for k, v in w.items()})
 
     def __repr__(self) -> str:
         cols = ["rank", "name", "elpd_loo", "se", "weight_stacking", "posterior_probability"]

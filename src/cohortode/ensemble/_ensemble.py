@@ -64,6 +64,8 @@ class Ensemble:
         w = w / w.sum()
         self.members = [Member(m.name, m.fit, float(wi)) for m, wi in zip(members, w)]
         self.provenance = dict(provenance or {})
+        self.saved_provenance: dict[str, Any] | None = None
+        """The manifest's provenance when the ensemble was read by :meth:`load`."""
 
     @classmethod
     def from_fits(cls, fits: Mapping[str, Fit], weights: Mapping[str, float] | Sequence[float],
