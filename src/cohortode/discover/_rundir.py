@@ -17,6 +17,7 @@ reading, and a structure's files are written before the event that names them.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import platform
@@ -28,6 +29,19 @@ from typing import Any
 __all__ = ["RunDirectory"]
 
 log = logging.getLogger(__name__)
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with NaN and infinite floats as ``None`` (strict JSON), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return _clean(value.item())
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -71,7 +85,7 @@ class RunDirectory:
     # --------------------------------------------------------------------------------------------- events
     def append(self, event: str, **fields: Any) -> None:
         """Append one event and flush it to disk."""
-        record = {"event": event, "time": round(time.time(), 3), **fields}
+        record = _clean({"event": event, "time": round(time.time(), 3), **fields})
         line = json.dumps(record, default=_json_default, allow_nan=False)
         with open(self.events_path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
