@@ -117,3 +117,21 @@ def test_resume_after_sigkill(problem, tmp_path, monkeypatch):
     assert _fakes.CALLS["screen"] - before == 2 * n_screened - finished
     pd.testing.assert_frame_equal(resumed.table(), reference.table())
     pd.testing.assert_frame_equal(resumed.candidates(), reference.candidates())
+
+
+def test_states_the_library_cannot_map_are_reported_and_the_llm_carries_on(monkeypatch, caplog):
+    from cohortode.propose import Problem
+
+    _fakes.patch(monkeypatch)
+    data = benchmark_problem("sir_outbreak").problem.data
+    problem = Problem.from_cohort(data, states=["S", "I", "C"], observables={"infected": "I"}, domain="epidemic",
+                                  initial={"S": "N - 1", "I": "1"})
+    sic = "d(S)/dt = -b*S*I/N; d(I)/dt = b*S*I/N - g*I; d(C)/dt = g*I; infected = I; S(0) = N - 1; I(0) = 1"
+    llm = _fakes.ScriptedLLM([[sic]])
+    with caplog.at_level(logging.WARNING, logger="cohortode.discover"):
+        result = discover(data, problem, llm=llm, budget=Budget(rounds=2, candidates_per_round=2), seed=3,
+                          executor=SerialExecutor(), progress=False)
+    assert "no composition for states ['S', 'I', 'C']" in caplog.text
+    cands = result.candidates()
+    assert ((cands["round"] == 0) & (cands["status"] == "scored")).sum() == 1  # the LLM's structure
+    assert set(cands.loc[cands["round"] == 1, "source"]) <= {"mutation"}  # mutations of it carry on
