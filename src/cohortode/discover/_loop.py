@@ -234,6 +234,8 @@ class _Loop:
                      len(new), round_best)
             self._emit("round", round=round_, proposed=len(records), screened=len(new),
                        best=round_best if math.isfinite(round_best) else None)
+            if any(r["status"] == "not screened" for r in records):
+                return "wall_time"
             if not new:
                 return "no new candidates"
             if round_best > best + self.budget.min_improvement:
