@@ -38,6 +38,9 @@ from .compare import compare as compare  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402
 from .compile import compile_model as compile_model  # noqa: E402
 from .data import CohortData as CohortData  # noqa: E402
+from .discover import Budget as Budget  # noqa: E402
+from .discover import Discovery as Discovery  # noqa: E402
+from .discover import discover as discover  # noqa: E402
 from .datasets import list_cohorts as list_cohorts  # noqa: E402
 from .datasets import load_cohort as load_cohort  # noqa: E402
 from .ensemble import Absolute as Absolute  # noqa: E402
