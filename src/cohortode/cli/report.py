@@ -1,0 +1,55 @@
+"""``cohortode report``: a self-contained HTML report from a run directory or from fitted model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import BadInput, command
+from ._fitting import fit_models
+from ._inputs import load_data
+
+
+@command("report", help="Write a self-contained HTML report (plots and equations embedded, no network needed) "
+                        "from a discover run directory, or by fitting model files to a cohort; --pdf also prints "
+                        "it to PDF with headless Chromium.",
+         example="cohortode report --cohort theophylline -m one.toml -m two.toml --method laplace -o theo.html --pdf")
+def report(
+    run: Path = typer.Argument(None, help="a finished discover run directory"),
+    cohort: str = typer.Option(None, "--cohort", "-c", help="cohort (to fit --model files, or the run's data)"),
+    model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit and report"),
+    method: str = typer.Option("laplace", "--method", help="map | laplace | nuts"),
+    output: Path = typer.Option(None, "--output", "-o", help="HTML file (default: report.html in the run or here)"),
+    pdf: bool = typer.Option(False, "--pdf", help="also print the report to PDF (needs Chromium)"),
+    seed: int = typer.Option(0, "--seed"),
+    level: float = typer.Option(0.9, "--level", help="credible level of bands and intervals"),
+) -> int:
+    from ..report import Member, compare_fits, print_pdf, render_report
+    from ..report._discovery import report_from_run_dir
+
+    if not 0 < level < 1:
+        raise BadInput(f"--level {level}: give a number between 0 and 1.")
+    if run is not None and model:
+        raise BadInput("give a run directory or --model files, not both.")
+    if run is not None:
+        data = load_data(cohort) if cohort else None
+        path = report_from_run_dir(run, output, data=data, level=level)
+    elif model:
+        if cohort is None:
+            raise BadInput("--model files need --cohort.")
+        data = load_data(cohort)
+        fits = fit_models(data, model, method, seed)
+        table = compare_fits(fits, seed=seed) if len(fits) > 1 else None
+        weights = {n: 1.0 for n in fits} if table is None else dict(zip(table["name"], table["weight_stacking"],
+                                                                           strict=True))
+        members = [Member(n, f, float(weights[n])) for n, f in fits.items()]
+        path = render_report(data, members, comparison=table, path=output or Path("report.html"), level=level,
+                             provenance={"command": "cohortode report", "method": method, "seed": seed,
+                                         "models": ", ".join(map(str, model)), "cohort": cohort})
+    else:
+        raise BadInput("give a run directory, or --cohort with --model files.")
+    typer.echo(f"report: {path}")
+    if pdf:
+        typer.echo(f"pdf: {print_pdf(path)}")
+    return 0
