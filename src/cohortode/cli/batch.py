@@ -27,6 +27,8 @@ def batch(
     domain: str = typer.Option(None, "--domain", help="discover: pk, pd, epidemic, growth, ..."),
     budget: list[str] = typer.Option([], "--budget", help="discover: KEY=VALUE[,KEY=VALUE]"),
     seed: int = typer.Option(0, "--seed"),
+    starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
+    draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
     workers: int = typer.Option(None, "--workers", help="parallel cohorts (default: one per core; 1: in process)"),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="skip cohorts with a finished report"),
@@ -42,7 +44,8 @@ def batch(
         missing = [str(m) for m in model if not Path(m).is_file()]
         if missing:
             raise BadInput(f"model file(s) {missing} do not exist.")
-        job = FitJob(tuple(str(Path(m).resolve()) for m in model), method=method, seed=seed, pdf=pdf)
+        job = FitJob(tuple(str(Path(m).resolve()) for m in model), method=method, seed=seed, pdf=pdf,
+                     options={"n_starts": starts, "laplace_draws_n": draws})
     else:
         job = DiscoverJob(context=read_context(context, context_file), domain=domain, llm=llm,
                           budget=parse_budget(budget), seed=seed, pdf=pdf)

@@ -36,6 +36,8 @@ def compare(
     fmt: str = typer.Option("markdown", "--format", "-f", help="csv | markdown | html"),
     output: Path = typer.Option(None, "--output", "-o", help="write the table here instead of printing it"),
     seed: int = typer.Option(0, "--seed"),
+    starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
+    draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
 ) -> int:
     import pandas as pd
 
@@ -50,7 +52,7 @@ def compare(
     if cohort is not None or model:
         if cohort is None:
             raise BadInput("--model files need --cohort.")
-        fits = fit_models(load_data(cohort), model, method, seed)
+        fits = fit_models(load_data(cohort), model, method, seed, n_starts=starts, laplace_draws_n=draws)
         tables.append(compare_fits(fits, seed=seed))
     if not tables:
         raise BadInput("give run directories, or --cohort with --model files.")

@@ -25,6 +25,7 @@ def fit(
     error: str = typer.Option("combined", "--error", help="residual error: additive | proportional | combined"),
     dosing: str = typer.Option(None, "--dosing", help="dosing CSV (with an observation CSV)"),
     seed: int = typer.Option(0, "--seed"),
+    starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
     warmup: int = typer.Option(500, "--warmup", help="NUTS warm-up iterations per chain"),
     samples: int = typer.Option(500, "--samples", help="NUTS draws per chain"),
     chains: int = typer.Option(4, "--chains", help="NUTS chains"),
@@ -42,7 +43,8 @@ def fit(
     (structure,) = load_models([model])
     with console.status(f"fitting {model.name} by {method} ..."):
         result = run_fit(structure, data, method, engine=engine, error=error, num_warmup=warmup,
-                         num_samples=samples, num_chains=chains, seed=seed, workers=workers, progress=progress)
+                         num_samples=samples, num_chains=chains, seed=seed, workers=workers, progress=progress,
+                         n_starts=starts)
     print_fit(result)
     if report is not None:
         from ..report import Member, render_report

@@ -23,6 +23,8 @@ def report(
     output: Path = typer.Option(None, "--output", "-o", help="HTML file (default: report.html in the run or here)"),
     pdf: bool = typer.Option(False, "--pdf", help="also print the report to PDF (needs Chromium)"),
     seed: int = typer.Option(0, "--seed"),
+    starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
+    draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
     level: float = typer.Option(0.9, "--level", help="credible level of bands and intervals"),
 ) -> int:
     from ..report import Member, compare_fits, print_pdf, render_report
@@ -39,7 +41,7 @@ def report(
         if cohort is None:
             raise BadInput("--model files need --cohort.")
         data = load_data(cohort)
-        fits = fit_models(data, model, method, seed)
+        fits = fit_models(data, model, method, seed, n_starts=starts, laplace_draws_n=draws)
         table = compare_fits(fits, seed=seed) if len(fits) > 1 else None
         weights = {n: 1.0 for n in fits} if table is None else dict(zip(table["name"], table["weight_stacking"],
                                                                            strict=True))

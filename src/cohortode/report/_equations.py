@@ -19,7 +19,9 @@ __all__ = ["latex_lines", "equation_image"]
 def latex_lines(latex: str) -> list[str]:
     """The lines of an ``aligned`` environment, without alignment marks."""
     body = re.sub(r"\\(begin|end)\{aligned\}", "", latex)
-    return [line.replace("&", "").strip() for line in body.split("\\\\") if line.strip()]
+    lines = [line.replace("&", "").strip() for line in body.split("\\\\") if line.strip()]
+    # mathtext drops the space TeX leaves between adjacent names: write the product as a centred dot
+    return [re.sub(r"\}\s+(?!\\(?:right|end|cdot|to)\b)(?=\\mathrm\{|[A-Za-z0-9(\\])", r"} \\cdot ", line) for line in lines]
 
 
 def equation_image(tex: str, fontsize: float = 13) -> str | None:
