@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
-
 from . import batch as _batch  # noqa: F401 - registers the subcommand
 from . import compare as _compare  # noqa: F401
 from . import demo as _demo  # noqa: F401
@@ -20,6 +18,11 @@ from . import propose as _propose  # noqa: F401
 from . import report as _report  # noqa: F401
 from . import validate as _validate  # noqa: F401
 from ._app import EXIT_BAD_INPUT, app, state
+
+try:  # typer >= 0.20 vendors click as typer._click; older versions use click itself
+    from typer._click import exceptions as _click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as _click_exceptions
 
 __all__ = ["main", "app"]
 
@@ -32,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         code = app(args=args, prog_name="cohortode", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except _click_exceptions.UsageError as exc:
         exc.show()
         raise SystemExit(EXIT_BAD_INPUT) from None
-    except click.exceptions.Abort:
+    except _click_exceptions.Abort:
         print("Aborted.", file=sys.stderr)
         return 1
     return int(code or 0)

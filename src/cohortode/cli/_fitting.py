@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._app import BadInput, console
+from ._app import BadInput, err_console
 from ._inputs import load_models
 
 __all__ = ["fit_models", "METHODS"]
@@ -25,7 +25,7 @@ def fit_models(data, model_files: list[Path], method: str, seed: int, **options)
         name = model.name or Path(path).stem
         if name in fits:
             name = f"{name} ({Path(path).name})"
-        with console.status(f"fitting {name} by {method} ..."):
+        with err_console.status(f"fitting {name} by {method} ..."):
             fits[name] = fit(model, data, method, seed=seed, warn=False, **options)
-        console.print(f"fitted {name} ({fits[name].seconds:.1f} s)", markup=False)
+        err_console.print(f"fitted {name} ({fits[name].seconds:.1f} s)", markup=False)
     return fits

@@ -130,8 +130,10 @@ def check_cohort(cohort: str, *, dosing: str | None = None, covariates: str | No
         found, result = _all_row_problems(
             lambda df, v=validator, f=file: v(df, cohorts=arms, file=f, default_cohort=opts["cohort"]), table, file)
         problems += found
-        if key == "dosing" and result is not None:
-            facts["dose_targets"] = sorted(set(result["target"]))
+        if key == "dosing":
+            targets = result["target"] if result is not None else table.get("target")
+            if targets is not None:
+                facts["dose_targets"] = sorted({str(t) for t in targets.dropna()})
     return problems, arms, facts
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import BadInput, command, console
+from ._app import BadInput, command, err_console
 from ._inputs import load_data, load_models
 from ._printing import print_fit
 
@@ -41,7 +41,7 @@ def fit(
         raise BadInput(f"--error {error!r}: choose additive, proportional or combined.")
     data = load_data(cohort, dosing=dosing)
     (structure,) = load_models([model])
-    with console.status(f"fitting {model.name} by {method} ..."):
+    with err_console.status(f"fitting {model.name} by {method} ..."):
         result = run_fit(structure, data, method, engine=engine, error=error, num_warmup=warmup,
                          num_samples=samples, num_chains=chains, seed=seed, workers=workers, progress=progress,
                          n_starts=starts)
