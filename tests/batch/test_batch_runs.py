@@ -73,6 +73,8 @@ def test_batch_on_a_process_pool_then_resume(cohorts, tmp_path, capsys):
 def test_batch_on_a_dask_local_cluster(cohorts, tmp_path, capsys):
     pytest.importorskip("distributed")
     out = tmp_path / "batch_dask"
-    assert _cli()(["batch", *cohorts, *ARGS, "--scheduler", "local", "-o", str(out)]) == 1
+    # one single-threaded worker process: the cohorts go through the cluster one after another
+    args = ["-m", MODEL, "--method", "map", "--starts", "1", "--workers", "1", "--scheduler", "local"]
+    assert _cli()(["batch", *cohorts, *args, "-o", str(out)]) == 1
     _check(out, capsys)
     assert "Executor" in (out / "index.html").read_text()
