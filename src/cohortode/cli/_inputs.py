@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._errors import CohortDataError, ModelSpecError
+from .._errors import ModelSpecError
 from ._app import BadInput
 
 __all__ = ["load_data", "load_models", "cohort_label"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-
 import os
 import platform
 import re
@@ -265,6 +264,3 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, path: str | os.PathLik
                                                              n_failed=sum(r["status"] != "ok" for r in rows)),
                    encoding="utf-8")
     return out
-
-
-
