@@ -86,3 +86,12 @@ def test_the_harness_sees_network_requests_and_console_errors(tmp_path):
     assert any("192.0.2.1" in u for u in visit.network)
     assert any("boom" in e for e in visit.console_errors)
     assert visit.result == 0
+
+
+def test_print_to_pdf(tmp_path):
+    _browser_or_skip()
+    from cohortode.report import print_pdf, render_index
+
+    page = render_index([{"name": "a", "status": "ok", "report": "a/report.html"}], path=tmp_path / "index.html")
+    pdf = print_pdf(page)
+    assert pdf == page.with_suffix(".pdf") and pdf.read_bytes().startswith(b"%PDF")
