@@ -87,7 +87,7 @@ def test_whole_page_with_counterfactual_and_plain_diagnostics(tmp_path):
     model = ODEModel.from_toml(cohorts_dir() / "theophylline" / "model_onecomp_oral.toml")
     a, b = _FakeFit(data, model), _FakeFit(data, model, shift=1.0)
     comparison = pd.DataFrame({"rank": [1, 2], "name": ["A", "B"], "equations": ["x", "y"], "elpd_loo": [-30.0, -35.0],
-                               "se": [5.0, 6.0], "n_high_pareto_k": [3, 0], "weight_stacking": [0.8, 0.2]})
+                               "se": [5.0, 6.0], "n_high_k": [3, 0], "weight_stacking": [0.8, 0.2]})
     double = a.predict([0, 1, 2, 4, 8, 24]).assign(mean=lambda d: 2 * d["mean"])
     path = render_report(data, [Member("A", a, 0.8), Member("B", b, 0.2)], comparison=comparison,
                          candidates=pd.DataFrame({"source": ["motif"], "status": ["valid"]}),

@@ -43,7 +43,8 @@ class FitJob:
     def __call__(self, cohort: str, run_dir: Path) -> dict[str, Any]:
         from ..datasets import load_cohort
         from ..infer import fit
-        from ..report import Member, compare_fits, print_pdf, render_report
+        from ..report import print_pdf
+        from ..report._discovery import report_from_fits
         from ..spec import ODEModel
 
         t0 = time.perf_counter()
@@ -55,16 +56,12 @@ class FitJob:
             if name in fits:
                 name = f"{name} ({i + 1})"
             fits[name] = fit(model, data, self.method, seed=self.seed, warn=False, **self.options)
-        table = compare_fits(fits, seed=self.seed) if len(fits) > 1 else None
-        weights = ({n: 1.0 for n in fits} if table is None else
-                   dict(zip(table["name"], table["weight_stacking"], strict=True)))
-        members = [Member(n, f, float(weights[n])) for n, f in fits.items()]
-        report = render_report(data, members, comparison=table, path=Path(run_dir) / "report.html",
-                               provenance={"job": "fit", "method": self.method, "seed": self.seed,
-                                           "models": ", ".join(self.models), "cohort": cohort})
+        report, table = report_from_fits(data, fits, Path(run_dir) / "report.html", seed=self.seed,
+                                         provenance={"job": "fit", "method": self.method, "seed": self.seed,
+                                                     "models": ", ".join(self.models), "cohort": cohort})
         if self.pdf:
             print_pdf(report)
-        best = max(members, key=lambda m: m.weight).name
+        best = next(iter(fits)) if table is None else str(table.sort_values("weight_stacking").iloc[-1]["name"])
         return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}
 
 

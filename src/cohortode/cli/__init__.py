@@ -24,6 +24,8 @@ try:  # typer >= 0.20 vendors click as typer._click; older versions use click it
 except ImportError:  # pragma: no cover
     from click import exceptions as _click_exceptions
 
+_Abort = getattr(_click_exceptions, "Abort", KeyboardInterrupt)
+
 __all__ = ["main", "app"]
 
 
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except _click_exceptions.UsageError as exc:
         exc.show()
         raise SystemExit(EXIT_BAD_INPUT) from None
-    except _click_exceptions.Abort:
+    except _Abort:
         print("Aborted.", file=sys.stderr)
         return 1
     return int(code or 0)

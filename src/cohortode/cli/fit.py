@@ -47,10 +47,10 @@ def fit(
                          n_starts=starts)
     print_fit(result)
     if report is not None:
-        from ..report import Member, render_report
+        from ..report._discovery import report_from_fits
 
-        path = render_report(data, [Member(structure.name or model.stem, result, 1.0)], path=report,
-                             provenance={"command": "cohortode fit", "method": method, "seed": seed,
-                                         "model file": str(model)})
+        path, _ = report_from_fits(data, {structure.name or model.stem: result}, report, seed=seed,
+                                   provenance={"command": "cohortode fit", "method": method, "seed": seed,
+                                               "model file": str(model)})
         typer.echo(f"\nreport: {path}")
     return 0

@@ -9,6 +9,7 @@ import typer
 from ._app import BadInput, command
 from ._fitting import fit_models
 from ._inputs import load_data
+from ._options import parse_changes, parse_regimen
 
 
 @command("report", help="Write a self-contained HTML report (plots and equations embedded, no network needed) "
@@ -26,9 +27,17 @@ def report(
     starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
     draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
     level: float = typer.Option(0.9, "--level", help="credible level of bands and intervals"),
+    change: list[str] = typer.Option([], "--change", help="counterfactual: NAME=FACTOR multiplies a typical value "
+                                                          "(ke=0.5), NAME==VALUE sets it"),
+    regimen: str = typer.Option(None, "--regimen", help="counterfactual dosing: amount=A,target=S[,interval=T,"
+                                                        "n_doses=N,duration=D,start=T0]"),
+    refit: bool = typer.Option(True, "--refit/--no-refit", help="exact leave-one-out refits for high Pareto k "
+                                                                 "rows (when cohortode.compare provides them)"),
 ) -> int:
-    from ..report import Member, compare_fits, print_pdf, render_report
-    from ..report._discovery import report_from_run_dir
+    import cohortode
+
+    from ..report import print_pdf
+    from ..report._discovery import report_from_fits, report_from_run_dir
 
     if not 0 < level < 1:
         raise BadInput(f"--level {level}: give a number between 0 and 1.")
@@ -41,14 +50,16 @@ def report(
         if cohort is None:
             raise BadInput("--model files need --cohort.")
         data = load_data(cohort)
+        parsed_changes = parse_changes(change)
+        parsed_regimen = parse_regimen(regimen)
+        if (parsed_changes or parsed_regimen) and not hasattr(cohortode, "Ensemble"):
+            raise BadInput("--change and --regimen need cohortode.Ensemble, which this version lacks.")
         fits = fit_models(data, model, method, seed, n_starts=starts, laplace_draws_n=draws)
-        table = compare_fits(fits, seed=seed) if len(fits) > 1 else None
-        weights = {n: 1.0 for n in fits} if table is None else dict(zip(table["name"], table["weight_stacking"],
-                                                                           strict=True))
-        members = [Member(n, f, float(weights[n])) for n, f in fits.items()]
-        path = render_report(data, members, comparison=table, path=output or Path("report.html"), level=level,
-                             provenance={"command": "cohortode report", "method": method, "seed": seed,
-                                         "models": ", ".join(map(str, model)), "cohort": cohort})
+        path, _ = report_from_fits(data, fits, output or Path("report.html"), seed=seed, level=level,
+                                   regimen=parsed_regimen, changes=parsed_changes,
+                                   compare_options=None if refit else {"refit": False},
+                                   provenance={"command": "cohortode report", "method": method, "seed": seed,
+                                               "models": ", ".join(map(str, model)), "cohort": cohort})
     else:
         raise BadInput("give a run directory, or --cohort with --model files.")
     typer.echo(f"report: {path}")

@@ -12,24 +12,23 @@ __all__ = ["compare_fits", "COLUMNS"]
 
 #: Columns of the comparison table the report shows first (others follow when present).
 COLUMNS = ("rank", "name", "equations", "n_parameters", "elpd_loo", "se", "elpd_diff", "dse", "p_loo",
-           "n_high_pareto_k", "weight_stacking", "weight_pseudo_bma")
+           "n_high_k", "n_high_pareto_k", "refitted_rows", "weight_stacking", "weight_pseudo_bma",
+           "posterior_probability")
 
 
-def compare_fits(fits: Mapping[str, object], *, seed: int = 0) -> pd.DataFrame:
+def compare_fits(fits: Mapping[str, object], *, seed: int = 0, **options) -> pd.DataFrame:
     """One row per fit: LOO, its standard error, and stacking and pseudo-BMA+ weights.
 
-    Uses :func:`cohortode.compare` (its ``.table``) when the package provides it; otherwise arviz's ``compare``
-    (stacking, and Bayesian-bootstrap pseudo-BMA+) on the fits' pointwise log-likelihoods.
+    Uses :func:`cohortode.compare` (its ``.table``; ``options`` are passed on, e.g. ``refit=False``) when the package
+    provides it; otherwise arviz's ``compare`` (stacking, and Bayesian-bootstrap pseudo-BMA+) on the fits' pointwise
+    log-likelihoods.
     """
     import cohortode
 
     if not fits:
         raise ValueError("compare_fits needs at least one fit.")
     if hasattr(cohortode, "compare"):
-        try:
-            result = cohortode.compare(dict(fits))
-        except TypeError:
-            result = cohortode.compare(list(fits.values()))
+        result = cohortode.compare(dict(fits), seed=seed, **options)
         return getattr(result, "table", result)
     import arviz as az
 
@@ -56,7 +55,7 @@ def compare_fits(fits: Mapping[str, object], *, seed: int = 0) -> pd.DataFrame:
             "name": n, "equations": "; ".join(fit.model.equations()), "n_parameters": len(fit.model.parameter_names),
             "elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "elpd_diff": best - float(loo.elpd_loo),
             "dse": np.nan, "p_loo": float(loo.p_loo),
-            "n_high_pareto_k": int((k > float(getattr(loo, "good_k", 0.7))).sum()),
+            "n_high_k": int((k > float(getattr(loo, "good_k", 0.7))).sum()),
             "weight_stacking": float(w_stack.get(n, 0.0)), "weight_pseudo_bma": float(w_bma.get(n, 0.0)),
             "method": fit.method,
         })

@@ -68,3 +68,54 @@ def report_from_run_dir(run_dir: str | os.PathLike, path: str | os.PathLike | No
         raise RuntimeError("reports from run directories need cohortode.discover, which this version lacks; "
                            "use `cohortode report --cohort ... --model ...` to report on fitted model files.")
     return report_from_discovery(discovery, data, path or run / "report.html", level=level)
+
+
+def report_from_fits(data, fits: Mapping[str, Any], path: str | os.PathLike, *, seed: int = 0,
+                     provenance: Mapping[str, Any] | None = None, regimen=None,
+                     changes: Mapping[str, Any] | None = None, compare_options: Mapping[str, Any] | None = None,
+                     level: float = 0.9) -> tuple[Path, Any]:
+    """Compare fits of one cohort, weight them by stacking, and write the report; returns (path, comparison table).
+
+    With :class:`cohortode.Ensemble` available (issue 9) the bands mix the members' posterior draws and a
+    ``regimen`` or parameter ``changes`` add a counterfactual panel (``Ensemble.simulate``); without it the bands
+    mix the members' bands and counterfactuals are refused.
+    """
+    import cohortode
+
+    from ._comparison import compare_fits
+    from ._figures import prediction_times
+
+    fits = dict(fits)
+    table = compare_fits(fits, seed=seed, **dict(compare_options or {})) if len(fits) > 1 else None
+    if table is None:
+        weights = {n: 1.0 for n in fits}
+    else:
+        raw = {str(n): float(w) for n, w in zip(table["name"], table["weight_stacking"], strict=True)}
+        total = sum(raw.values()) or 1.0
+        weights = {n: raw.get(n, 0.0) / total for n in fits}
+    members = [Member(n, f, weights[n]) for n, f in fits.items()]
+    asked = regimen is not None or bool(changes)
+    ensemble_type = getattr(cohortode, "Ensemble", None)
+    prediction = counterfactual = None
+    if ensemble_type is not None and hasattr(ensemble_type, "from_fits"):
+        ensemble = ensemble_type.from_fits(fits, weights, provenance=provenance)
+        times = prediction_times(data)
+        prediction = ensemble.predict(times, level=level)
+        if asked:
+            what = []
+            if regimen is not None:
+                what.append(f"regimen {regimen}")
+            if changes:
+                what.append("parameters " + ", ".join(f"{k} {v}" for k, v in changes.items()))
+            counterfactual = {"label": "; ".join(what), "baseline": prediction,
+                              "prediction": ensemble.simulate(times, regimen=regimen, changes=changes, level=level),
+                              "description": "Predicted cohort mean under the scenario (red) against the fitted "
+                                             "regimen and parameters (grey)."}
+    elif asked:
+        raise RuntimeError("counterfactual panels need cohortode.Ensemble, which this version lacks.")
+    out = render_report(data, members, path=path, comparison=table, provenance=provenance,
+                        counterfactual=counterfactual, ensemble_prediction=prediction, level=level)
+    return out, table
+
+
+__all__ += ["report_from_fits"]

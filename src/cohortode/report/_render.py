@@ -100,11 +100,16 @@ def plain_diagnostics(members: Sequence[Member], comparison: pd.DataFrame | None
             notes.append(f"{m.name} was fitted by {how}: intervals are approximate; fit by NUTS for final results.")
         if not d.get("ok", True):
             notes.append(f"{m.name}: " + "; ".join(map(str, d.get("problems", []))))
-    if comparison is not None and "n_high_pareto_k" in comparison.columns:
+    k_column = next((c for c in ("n_high_k", "n_high_pareto_k") if comparison is not None and c in comparison), None)
+    if k_column is not None:
         n_rows = len(data.observations)
         for _, row in comparison.iterrows():
-            k = int(row["n_high_pareto_k"]) if pd.notna(row["n_high_pareto_k"]) else 0
-            if k:
+            k = int(row[k_column]) if pd.notna(row[k_column]) else 0
+            refitted = row.get("refitted_rows")
+            if k and isinstance(refitted, list | tuple) and len(refitted) >= k:
+                notes.append(f"{row['name']}: {k} data rows had unreliable PSIS estimates (Pareto k above "
+                             f"{GOOD_PARETO_K}); their leave-one-out terms were computed exactly by refitting.")
+            elif k:
                 notes.append(f"{row['name']}: for {k} of {n_rows} data rows the leave-one-out estimate is unreliable "
                              f"(Pareto k above {GOOD_PARETO_K}); with so few rows each one matters, so read its "
                              "elpd with care.")
