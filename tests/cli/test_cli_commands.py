@@ -98,24 +98,20 @@ def test_debug_shows_the_exception(cohortode_cli, bad_csv):
         cohortode_cli(["--debug", "fit", "-c", str(bad_csv), "-m", MODEL, "--method", "map"])
 
 
-def test_fit_a_cohort_given_as_csv_files(cohortode_cli, csv_cohort, capsys):
+def test_fit_a_csv_cohort_save_then_compare_and_report(cohortode_cli, csv_cohort, tmp_path, capsys):
+    """A cohort given as loose CSV files: fit and save, then the comparison table and a report from the saved fit."""
     obs, dose = csv_cohort
-    assert cohortode_cli(["fit", "-c", str(obs), "--dosing", str(dose), "-m", MODEL, "--method", "map",
-                          "--starts", "2"]) == 0
-    assert "MAP estimates" in capsys.readouterr().out
-
-
-def test_compare_prints_csv(cohortode_cli, csv_cohort, tmp_path, capsys):
-    obs, dose = csv_cohort
-    copy = tmp_path / "theo"
-    copy.mkdir()
-    for name in ("cohort.toml", "observations.csv", "dosing.csv", "covariates.csv"):
-        (copy / name).write_text((THEO / name).read_text())
-    assert cohortode_cli(["compare", "-c", str(copy), "-m", MODEL, "--method", "laplace", "--starts", "2",
-                          "--draws", "100", "--format", "csv"]) == 0
-    out = capsys.readouterr().out
-    header = out.splitlines()[0].split(",")
+    saved = tmp_path / "fit_onecomp"
+    assert cohortode_cli(["fit", "-c", str(obs), "--dosing", str(dose), "-m", MODEL, "--method", "laplace",
+                          "--starts", "2", "--save", str(saved)]) == 0
+    assert "Posterior summary" in capsys.readouterr().out
+    assert (saved / "model.toml").is_file()
+    assert cohortode_cli(["compare", str(saved), "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
     assert {"rank", "name", "elpd_loo", "se", "weight_stacking", "weight_pseudo_bma"} <= set(header)
+    html = tmp_path / "saved.html"
+    assert cohortode_cli(["report", str(saved), "-o", str(html)]) == 0
+    assert 'id="vpc"' in html.read_text()
 
 
 def test_compare_and_report_need_inputs(cohortode_cli, capsys):

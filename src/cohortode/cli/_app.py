@@ -49,9 +49,11 @@ class BadInput(Exception):
 
 
 def _is_bad_input(exc: BaseException) -> bool:
+    from .. import _errors
     from .._errors import CohortodeError, LLMBackendError
 
-    if isinstance(exc, LLMBackendError):  # the backend could not be loaded or reached: the run failed
+    # a backend that could not be loaded or reached, a structure that could not be fitted: the run failed
+    if isinstance(exc, LLMBackendError | getattr(_errors, "FitError", LLMBackendError)):
         return False
     return isinstance(exc, CohortodeError | BadInput | FileNotFoundError | IsADirectoryError | NotADirectoryError)
 

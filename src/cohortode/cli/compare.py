@@ -14,6 +14,25 @@ from ._printing import markdown_table
 FORMATS = ("csv", "markdown", "html")
 
 
+def is_saved_fit(path: Path) -> bool:
+    """A folder written by ``Fit.save``."""
+    return (Path(path) / "model.toml").is_file() and (Path(path) / "settings.json").is_file()
+
+
+def load_fits(paths: list[Path]) -> dict:
+    """Saved fits by name (the model's name, else the folder's)."""
+    from ..infer import Fit
+
+    if not hasattr(Fit, "load"):
+        raise BadInput("reading saved fits needs Fit.load, which this version lacks.")
+    fits = {}
+    for p in paths:
+        fit = Fit.load(p)
+        name = fit.model.name or Path(p).name
+        fits[name if name not in fits else f"{name} ({Path(p).name})"] = fit
+    return fits
+
+
 def _table_from_run(run: Path):
     import cohortode
 
@@ -25,11 +44,12 @@ def _table_from_run(run: Path):
                    "compare model files with --cohort and --model instead.")
 
 
-@command("compare", help="Print a model-comparison table (PSIS-LOO, stacking and pseudo-BMA+ weights) from finished "
-                         "runs, or from model files fitted to a cohort, as CSV, Markdown or HTML.",
+@command("compare", help="Print a model-comparison table (PSIS-LOO, stacking and pseudo-BMA+ weights) from saved fits "
+                         "(fit --save) or finished runs, or from model files fitted to a cohort, as CSV, Markdown "
+                         "or HTML.",
          example="cohortode compare --cohort theophylline -m one.toml -m two.toml --method laplace --format markdown")
 def compare(
-    runs: list[Path] = typer.Argument(None, help="finished run directories (of discover or batch)"),
+    runs: list[Path] = typer.Argument(None, help="saved fits (folders of `fit --save`) or discover run directories"),
     cohort: str = typer.Option(None, "--cohort", "-c", help="cohort to fit the --model files to"),
     model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit and compare"),
     method: str = typer.Option("laplace", "--method", help="map | laplace | nuts"),
@@ -46,9 +66,13 @@ def compare(
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     tables = []
-    for run in runs or []:
-        t = _table_from_run(run)
-        tables.append(t.assign(run=str(run)))
+    runs = list(runs or [])
+    saved = [r for r in runs if is_saved_fit(r)]
+    if saved:
+        tables.append(compare_fits(load_fits(saved), seed=seed))
+    for run in runs:
+        if run not in saved:
+            tables.append(_table_from_run(run).assign(run=str(run)))
     if cohort is not None or model:
         if cohort is None:
             raise BadInput("--model files need --cohort.")

@@ -32,6 +32,7 @@ def fit(
     workers: int = typer.Option(None, "--workers", help="processes for the chains (default: one per core)"),
     progress: bool = typer.Option(False, "--progress", help="print a line as each NUTS chain finishes"),
     report: Path = typer.Option(None, "--report", help="write a self-contained HTML report of the fit here"),
+    save: Path = typer.Option(None, "--save", help="save the fit to this folder (Fit.save; read with Fit.load)"),
 ) -> int:
     from ..infer import fit as run_fit
 
@@ -46,6 +47,10 @@ def fit(
                          num_samples=samples, num_chains=chains, seed=seed, workers=workers, progress=progress,
                          n_starts=starts)
     print_fit(result)
+    if save is not None:
+        if not hasattr(result, "save"):
+            raise BadInput("--save needs Fit.save, which this version lacks.")
+        typer.echo(f"\nsaved: {result.save(save)}")
     if report is not None:
         from ..report._discovery import report_from_fits
 

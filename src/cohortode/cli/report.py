@@ -9,15 +9,17 @@ import typer
 from ._app import BadInput, command
 from ._fitting import fit_models
 from ._inputs import load_data
+from .compare import is_saved_fit, load_fits
 from ._options import parse_changes, parse_regimen
 
 
 @command("report", help="Write a self-contained HTML report (plots and equations embedded, no network needed) "
-                        "from a discover run directory, or by fitting model files to a cohort; --pdf also prints "
-                        "it to PDF with headless Chromium.",
+                        "from saved fits, from a discover run directory, or by fitting model files to a cohort; "
+                        "--pdf also prints it to PDF with headless Chromium.",
          example="cohortode report --cohort theophylline -m one.toml -m two.toml --method laplace -o theo.html --pdf")
 def report(
-    run: Path = typer.Argument(None, help="a finished discover run directory"),
+    run: Path = typer.Argument(None, help="a saved fit (folder of `fit --save`) or a discover run directory"),
+    fit: list[Path] = typer.Option([], "--fit", help="further saved fits to report with the first"),
     cohort: str = typer.Option(None, "--cohort", "-c", help="cohort (to fit --model files, or the run's data)"),
     model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit and report"),
     method: str = typer.Option("laplace", "--method", help="map | laplace | nuts"),
@@ -43,7 +45,12 @@ def report(
         raise BadInput(f"--level {level}: give a number between 0 and 1.")
     if run is not None and model:
         raise BadInput("give a run directory or --model files, not both.")
-    if run is not None:
+    if run is not None and is_saved_fit(run):
+        fits = load_fits([run, *fit])
+        data = next(iter(fits.values())).data
+        path, _ = report_from_fits(data, fits, output or Path("report.html"), seed=seed, level=level,
+                                   provenance={"command": "cohortode report", "fits": ", ".join(map(str, [run, *fit]))})
+    elif run is not None:
         data = load_data(cohort) if cohort else None
         path = report_from_run_dir(run, output, data=data, level=level)
     elif model:
