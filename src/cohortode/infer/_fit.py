@@ -40,7 +40,8 @@ class Fit:
     model, data, method
         What was fitted, and how.
     idata
-        Built on first access: ``arviz.InferenceData`` with groups ``posterior``, ``log_likelihood`` (variable ``y``, one entry per data
+        Built on first access: ``arviz.InferenceData`` with groups ``posterior``, ``log_likelihood`` (variable
+        ``y``, one entry per data
         row), ``posterior_predictive`` (``mean`` and ``sd`` per row) and ``observed_data``.
     map
         The MAP result (every method starts there).
