@@ -41,8 +41,7 @@ class Fit:
         What was fitted, and how.
     idata
         Built on first access: ``arviz.InferenceData`` with groups ``posterior``, ``log_likelihood`` (variable
-        ``y``, one entry per data
-        row), ``posterior_predictive`` (``mean`` and ``sd`` per row) and ``observed_data``.
+        ``y``, one entry per data row), ``posterior_predictive`` (``mean`` and ``sd`` per row) and ``observed_data``.
     map
         The MAP result (every method starts there).
     diagnostics
