@@ -60,7 +60,7 @@ class Fit:
     diagnostics_table
         Per-parameter R-hat and ESS (NUTS only; empty otherwise).
     solver
-        The ODE path used (``"tsit5"``, ``"kvaerno5"`` or ``"linear"``).
+        The ODE path used (``"tsit5"``, ``"kvaerno5"``, ``"linear"``, or ``"rk4"`` for a screening fit).
     seconds
         Wall time.
     screening
