@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import arviz as az
-import jax
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
@@ -190,10 +189,9 @@ def _with_exact_terms(loo: az.ELPDData, exact: dict[int, float], threshold: floa
 def _marginal(f: Fit, seed: int) -> MarginalLikelihood:
     problem = f.problem
     names = problem.site_names
-    batch = jax.jit(jax.vmap(problem.log_density))
 
     def log_density(z):
-        return np.asarray(batch(np.asarray(z, float)))
+        return np.asarray(problem.batch_log_density(np.asarray(z, float)))
     z = problem.unconstrain_draws({k: f._draws[k] for k in names})  # (chain, draw, site)
     if f.method == "nuts":
         return bridge_sampling(log_density, z, seed=seed)
