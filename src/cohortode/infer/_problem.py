@@ -86,6 +86,11 @@ class BayesianProblem:
         loglik = self.likelihood(values)
         return total + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik)
 
+    @cached_property
+    def batch_log_density(self):
+        """:meth:`log_density` of a batch of points ``(n, sites) -> (n,)``, compiled once per problem."""
+        return jax.jit(jax.vmap(self.log_density))
+
     def constrain(self, z) -> dict[str, jax.Array]:
         """Site values of an unconstrained vector (works on a batch along the first axes: ``z[..., i]``)."""
         _, transforms = self._transforms
