@@ -33,6 +33,7 @@ from ._errors import ModelSpecError as ModelSpecError  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402
 from .compile import compile_model as compile_model  # noqa: E402
 from .data import CohortData as CohortData  # noqa: E402
+from .data import CountData as CountData  # noqa: E402
 from .datasets import list_cohorts as list_cohorts  # noqa: E402
 from .datasets import load_cohort as load_cohort  # noqa: E402
 from .infer import Fit as Fit  # noqa: E402

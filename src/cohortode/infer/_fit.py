@@ -16,7 +16,8 @@ import pandas as pd
 from .._config import release_compiled_code_if_needed
 from .._errors import DiagnosticsWarning
 from ..compile import SolverOptions
-from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
+from ..data import CountData
+from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._chains import NutsSettings, run_chains
@@ -212,9 +213,7 @@ def _choose_solver(problem: BayesianProblem, values: dict[str, float]) -> Bayesi
             stiff = True
     if not stiff:
         return problem
-    new = AggregateLikelihood(lik.model, lik.data, engine=lik.engine, error=lik.error, solver="kvaerno5",
-                              options=lik.compiled.options)
-    return BayesianProblem(new, problem.priors)
+    return BayesianProblem(lik.with_solver("kvaerno5"), problem.priors)
 
 
 def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentEngine = "sigma",
@@ -223,14 +222,17 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         num_chains: int = 4, target_accept_prob: float = 0.9, dense_mass: bool = False, laplace_draws_n: int = 1000,
         n_starts: int = 8, seed: int = 0, workers: int | None = None, progress: bool = False,
         warn: bool = True) -> Fit:
-    """Fit an ODE structure to aggregate cohort data.
+    """Fit an ODE structure to aggregate cohort data, or to counts of one population.
 
     Parameters
     ----------
     model
         The structure (:class:`~cohortode.ODEModel`).
     data
-        The cohort table (:class:`~cohortode.CohortData`).
+        The cohort table (:class:`~cohortode.CohortData`), or a count table (:class:`~cohortode.CountData`): then
+        the model's parameters are population-level, each observable has its observation model (binomial, Poisson,
+        negative binomial), ``engine`` and ``error`` are not used, and the result is a
+        :class:`~cohortode.infer.CountFit`.
     method
         ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
         ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains started at the MAP, run in worker processes
@@ -277,7 +279,11 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
     start = time.perf_counter()
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
+    if isinstance(data, CountData):
+        lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver,
+                                                                     options=solver_options)
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
     problem = BayesianProblem.build(lik, priors)
     result = find_map(problem, n_starts=n_starts, seed=seed)
     chosen = _choose_solver(problem, result.values)
@@ -304,4 +310,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         divergences = int(sum(c.diverging.sum() for c in chains))
         idata = az.from_dict(posterior=draws)
         diag, table = diagnose(idata, divergences, warn=warn)
+    if isinstance(lik, CountLikelihood):
+        from ._count_fit import CountFit  # the subclass imports this module
+        return CountFit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)
     return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)
