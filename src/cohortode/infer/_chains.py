@@ -160,8 +160,9 @@ def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarra
     if workers <= 1:
         return _run_in_process(problem, settings, init, seed, num_chains, progress)
     lik = problem.likelihood
+    kind = "count" if isinstance(lik, CountLikelihood) else "aggregate"
     base = {"model": lik.model, "data": lik.data, "engine": getattr(lik, "engine", None),
-            "error": getattr(lik, "error", None), "likelihood": "count" if isinstance(lik, CountLikelihood) else "aggregate",
+            "error": getattr(lik, "error", None), "likelihood": kind,
             "solver": lik.compiled.solver, "options": lik.compiled.options, "priors": dict(problem.priors),
             "settings": settings, "init": np.asarray(init)}
     keys = [np.asarray(k) for k in _chain_keys(seed, num_chains)]
