@@ -76,3 +76,20 @@ def test_count_likelihood_rows_and_sites():
     problem = co.infer.BayesianProblem.build(lik)
     assert problem.site_names == ["k", "overdispersion_events", "reporting_events"]
     assert not any(s.startswith(("omega_", "sigma_")) for s in problem.site_names)
+
+
+def test_epidemic_motif_structures_take_count_data():
+    """A structure built by the epidemic motifs for a count table has a finite count likelihood at its priors."""
+    from cohortode.propose import Problem
+    from cohortode.propose.motifs import default_library
+
+    df = pd.DataFrame({"time": [1.0, 2.0, 3.0], "count": [8, 15, 24], "population": [300, 300, 300]})
+    data = co.CountData(df, observable="cases")
+    problem = Problem("outbreak", ["S", "I", "R"], {"cases": "I"}, data=data, domain="epidemic",
+                      initial={"S": "0.99", "I": "0.01"})
+    model = default_library().build(problem, ("seir", "frequency_dependent", "constant_contact"))
+    lik = CountLikelihood(model, data)
+    problem_ = co.infer.BayesianProblem.build(lik)
+    values = {name: prior.typical() for name, prior in problem_.priors.items()}
+    assert "overdispersion_cases" not in values  # binomial: a population is given
+    assert np.isfinite(np.asarray(jax.jit(lik.pointwise)(values))).all()
