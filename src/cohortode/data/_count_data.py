@@ -80,36 +80,76 @@ class CountData(CohortData):
                   units=_units(units), metadata=copy.deepcopy(dict(metadata or {})), dosing_file=dosing_file)
 
     @classmethod
-    def from_dataframe(cls, df: pd.DataFrame, **kwargs: Any) -> CountData:  # type: ignore[override]
+    def from_dataframe(  # type: ignore[override]
+        cls,
+        df: pd.DataFrame,
+        *,
+        observation: str | Mapping[str, str] | None = None,
+        reporting: bool | Sequence[str] = False,
+        dosing: TableLike | None = None,
+        covariates: TableLike | None = None,
+        columns: Mapping[str, str] | None = None,
+        cohort: str | None = None,
+        observable: str | None = None,
+        source: str | os.PathLike | None = None,
+        description: str = "",
+        time_unit: str = "",
+        units: Mapping[str, str] | None = None,
+    ) -> CountData:
         """Build from a count table.
 
         Parameters
         ----------
         df
             Columns ``time``, ``observable``, either ``count`` (whole numbers >= 0; with ``population`` for binomial
-            rows) or ``fraction`` (in [0, 1]) with ``population``, and optionally ``cohort`` and ``observation``
-            (the observation model per row; one per observable). Other columns are kept. Not modified.
-        **kwargs
-            ``observation`` (a model name for every observable, or observable -> name), ``reporting`` (``True``
-            or the observables whose reporting fraction ``reporting_<observable>`` is estimated), and ``dosing``,
-            ``covariates``, ``columns``, ``cohort``, ``observable``, ``source``, ``description``, ``time_unit``,
-            ``units`` as in :meth:`cohortode.CohortData.from_dataframe`.
+            rows) or ``fraction`` (in [0, 1]) with ``population``, and optionally ``cohort`` (one population each;
+            ``"all"`` when absent) and ``observation`` (the observation model of each row; one per observable).
+            Other columns are kept. Not modified.
+        observation
+            Observation model of every observable (``"binomial"``, ``"poisson"``, ``"negative_binomial"``), or
+            observable -> model. Default: binomial where a population is given, negative binomial otherwise.
+        reporting
+            ``True`` (every observable) or the observables whose reporting fraction ``reporting_<observable>`` is
+            estimated; otherwise the whole state is observed.
+        dosing, covariates, columns, cohort, observable, source, description, time_unit, units
+            As in :meth:`cohortode.CohortData.from_dataframe` (``columns`` maps the canonical names ``cohort, time,
+            observable, count, fraction, population, observation``).
         """
-        return cls(df, **kwargs)
+        return cls(df, observation=observation, reporting=reporting, dosing=dosing, covariates=covariates,
+                   columns=columns, cohort=cohort, observable=observable, source=source, description=description,
+                   time_unit=time_unit, units=units)
 
     @classmethod
-    def from_csv(cls, path: str | os.PathLike, **kwargs: Any) -> CountData:  # type: ignore[override]
+    def from_csv(  # type: ignore[override]
+        cls,
+        path: str | os.PathLike,
+        *,
+        observation: str | Mapping[str, str] | None = None,
+        reporting: bool | Sequence[str] = False,
+        dosing: TableLike | None = None,
+        covariates: TableLike | None = None,
+        columns: Mapping[str, str] | None = None,
+        cohort: str | None = None,
+        observable: str | None = None,
+        description: str = "",
+        time_unit: str = "",
+        units: Mapping[str, str] | None = None,
+    ) -> CountData:
         """Build from a CSV file; see :meth:`from_dataframe` for the arguments."""
-        names = {"cohort": "cohort", "observable": "observable", **dict(kwargs.get("columns") or {})}
+        names = {"cohort": "cohort", "observable": "observable", **dict(columns or {})}
         df = read_csv(path, text_columns=(names["cohort"], names["observable"]))
-        return cls(df, source=str(path), **kwargs)
+        return cls.from_dataframe(df, observation=observation, reporting=reporting, dosing=dosing,
+                                  covariates=covariates, columns=columns, cohort=cohort, observable=observable,
+                                  source=str(path), description=description, time_unit=time_unit, units=units)
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> CountData:  # type: ignore[override]
+        """Not supported yet for count tables (raises :class:`NotImplementedError`)."""
         raise NotImplementedError("CountData.from_directory is not supported yet; use CountData.from_csv")
 
     @classmethod
     def from_individuals(cls, *args: Any, **kwargs: Any) -> CountData:  # type: ignore[override]
+        """Not meaningful for counts of one population (raises :class:`NotImplementedError`)."""
         raise NotImplementedError("CountData holds counts of one population; individual samples are aggregated "
                                   "to mean, SD and n by cohortode.CohortData.from_individuals")
 
