@@ -30,7 +30,7 @@ STRUCTURES = {
                                               "R": "gamma*I - omega*R"}),
 }
 NUTS = dict(num_warmup=400, num_samples=400, num_chains=4, workers=1, warn=False)
-COMPARE_NUTS = dict(num_warmup=300, num_samples=300, num_chains=2, workers=1, warn=False, n_starts=4)
+COMPARE_NUTS = dict(num_warmup=250, num_samples=250, num_chains=2, workers=1, warn=False, n_starts=2)
 
 
 def structure(name: str) -> co.ODEModel:
@@ -98,7 +98,8 @@ def test_binomial_fraction_of_two_state_model_within_interval():
     data = co.CountData(df)
     model = co.ODEModel(states=["on", "off"], rhs={"on": "-k*on", "off": "k*on"}, observables={"on": "on"},
                         initial={"on": 1.0})
-    fit = co.fit(model, data, "nuts", num_warmup=300, num_samples=300, num_chains=2, workers=1, seed=0, warn=False)
+    # two worker processes: the count likelihood is rebuilt in each
+    fit = co.fit(model, data, "nuts", num_warmup=300, num_samples=300, num_chains=2, workers=2, seed=0, warn=False)
     pred = fit.predict(times, level=LEVEL)
     f_true = np.exp(-k * np.asarray(times))
     assert ((pred["fraction_lower"] <= f_true) & (f_true <= pred["fraction_upper"])).all()
@@ -108,9 +109,10 @@ def test_binomial_fraction_of_two_state_model_within_interval():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("truth", ["sir", "seir"])
-def test_stacking_picks_the_true_epidemic_structure(truth):
+def test_stacking_picks_the_true_epidemic_structure(truth, sir_nuts):
     data = outbreak(truth)
-    fits = {name: co.fit(structure(name), data, "nuts", seed=0, **COMPARE_NUTS) for name in STRUCTURES}
+    fits = {name: sir_nuts if (truth, name) == ("sir", "sir") else
+            co.fit(structure(name), data, "nuts", seed=0, **COMPARE_NUTS) for name in STRUCTURES}
     weights = stacking_weights(fits)
     others = [name for name in STRUCTURES if name != truth]
     assert all(weights[truth] > weights[o] for o in others), f"truth {truth}: stacking weights {weights.to_dict()}"
