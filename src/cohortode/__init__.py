@@ -18,9 +18,11 @@ _os.environ.setdefault("EQX_ON_ERROR", "nan")
 import jax as _jax  # noqa: E402
 
 from ._config import enable_compilation_cache as _enable_compilation_cache  # noqa: E402
+from ._quiet import import_arviz as _import_arviz  # noqa: E402
 
 _jax.config.update("jax_enable_x64", True)
 _enable_compilation_cache()
+_import_arviz()  # before any module imports it: its daily notice is not for cohortode's users
 
 from ._errors import CandidateRejected as CandidateRejected  # noqa: E402
 from ._errors import CohortDataError as CohortDataError  # noqa: E402

@@ -54,6 +54,7 @@ from ._parse_output import parse_equations, parse_mechanism
 from ._problem import Problem
 from ._prompt import build_category_messages, build_messages, build_repair_messages, model_lines
 from ._validate import deduplicate, validate_model
+from .backends._kv_cache import cache_keyword, output_cache
 from .base import Proposer
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class _LocalModel:
         self.validate_messages = validate_messages
         self.validate_sampling = validate_sampling
         self.device = next(self.model.parameters()).device
+        self._cache_kw = cache_keyword(self.model)
         self._prompts: dict[tuple[int, ...], tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------------------------------ shared
@@ -159,7 +161,7 @@ class _LocalModel:
                 out = self.model(input_ids=self.torch.tensor([prompt_ids], device=self.device), use_cache=True)
             if len(self._prompts) >= self.keep_prompts:
                 self._prompts.pop(next(iter(self._prompts)))
-            self._prompts[key] = (out.past_key_values, out.logits[0, -1].to("cpu").float())
+            self._prompts[key] = (output_cache(out, self._cache_kw), out.logits[0, -1].to("cpu").float())
         return self._prompts[key]
 
     def _pad_id(self) -> int:
@@ -206,7 +208,7 @@ class _LocalModel:
                     batch_cache = copy.deepcopy(cache)
                     batch_cache.batch_repeat_interleave(len(chunk))
                     logits = self.model(input_ids=ids_t.to(self.device), attention_mask=mask.to(self.device),
-                                        past_key_values=batch_cache, use_cache=True).logits.to("cpu").float()
+                                        use_cache=True, **{self._cache_kw: batch_cache}).logits.to("cpu").float()
                     logp = torch.log_softmax(logits, dim=-1)
                     for r, (i, ids, positions) in enumerate(chunk):
                         out[i] = sum(float((first_logp if p == 0 else logp[r, p - 1])[ids[p]]) for p in positions)
@@ -265,7 +267,8 @@ class _LocalModel:
                     rows = [rows[i] for i in keep]
                     matchers = [matchers[i] for i in keep] if matchers else []
                     tokens = tokens[index]
-                out = self.model(input_ids=tokens[:, None].to(self.device), past_key_values=cache, use_cache=True)
+                out = self.model(input_ids=tokens[:, None].to(self.device), use_cache=True,
+                                 **{self._cache_kw: cache})
                 logits = out.logits[:, -1, :].to("cpu").float()
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in outputs]
 
