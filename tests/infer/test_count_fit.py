@@ -3,6 +3,7 @@ two-state model, and stacking weights pick the true epidemic structure."""
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import arviz as az
@@ -84,6 +85,9 @@ def test_count_fit_outputs(sir_nuts):
     assert inside.mean() >= 0.8, f"only {inside.mean():.0%} of the counts inside their 90% predictive interval"
     loo = sir_nuts.loo(warn=False)
     assert np.isfinite(loo.elpd_loo) and np.asarray(loo.pareto_k).shape == (n_rows,)
+    again = pickle.loads(pickle.dumps(sir_nuts))
+    assert isinstance(again, co.infer.CountFit)
+    np.testing.assert_allclose(again.predict(TIMES[:3])["expected"], pred["expected"][:3])
 
 
 @pytest.mark.slow

@@ -75,6 +75,10 @@ class CountLikelihood:
     """
 
     random_effects: tuple[str, ...] = ()
+    engine: None = None
+    """No moment engine (kept so that a fit's picklable state reads alike for both likelihoods)."""
+    error: None = None
+    """No residual error: the observation models are the noise."""
 
     def __init__(self, model: ODEModel, data, *, solver: str = "auto", options: SolverOptions | None = None):
         self.model = model
