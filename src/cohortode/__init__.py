@@ -30,8 +30,11 @@ from ._errors import CohortDataWarning as CohortDataWarning  # noqa: E402
 from ._errors import CohortodeError as CohortodeError  # noqa: E402
 from ._errors import DiagnosticsWarning as DiagnosticsWarning  # noqa: E402
 from ._errors import ExpressionError as ExpressionError  # noqa: E402
+from ._errors import FitError as FitError  # noqa: E402
 from ._errors import LLMBackendError as LLMBackendError  # noqa: E402
 from ._errors import ModelSpecError as ModelSpecError  # noqa: E402
+from .compare import Comparison as Comparison  # noqa: E402
+from .compare import compare as compare  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402
 from .compile import compile_model as compile_model  # noqa: E402
 from .data import CohortData as CohortData  # noqa: E402
@@ -40,7 +43,11 @@ from .discover import Discovery as Discovery  # noqa: E402
 from .discover import discover as discover  # noqa: E402
 from .datasets import list_cohorts as list_cohorts  # noqa: E402
 from .datasets import load_cohort as load_cohort  # noqa: E402
+from .ensemble import Absolute as Absolute  # noqa: E402
+from .ensemble import Ensemble as Ensemble  # noqa: E402
+from .ensemble import Regimen as Regimen  # noqa: E402
 from .infer import Fit as Fit  # noqa: E402
+from .infer import FitSettings as FitSettings  # noqa: E402
 from .infer import fit as fit  # noqa: E402
 from .likelihood import AggregateLikelihood as AggregateLikelihood  # noqa: E402
 from .likelihood import Linearisation as Linearisation  # noqa: E402

@@ -14,6 +14,7 @@ __all__ = [
     "CandidateRejected",
     "LLMBackendError",
     "DiagnosticsWarning",
+    "FitError",
 ]
 
 
@@ -79,6 +80,23 @@ class CandidateRejected(CohortodeError):
 
 class LLMBackendError(CohortodeError, RuntimeError):
     """A language-model backend could not be loaded or reached."""
+
+
+class FitError(CohortodeError, RuntimeError):
+    """A structure could not be fitted: no optimisation start reached a finite posterior density.
+
+    Parameters
+    ----------
+    reason
+        Why, in one sentence per start (``"start 'prior median': ..."``), joined by ``"; "``.
+    starts
+        The per-start reasons, in the order the starts were tried.
+    """
+
+    def __init__(self, reason: str, *, starts: tuple[str, ...] = ()):
+        self.reason = reason
+        self.starts = tuple(starts)
+        super().__init__(reason)
 
 
 class DiagnosticsWarning(UserWarning):

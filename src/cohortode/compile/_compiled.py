@@ -7,7 +7,9 @@ Two solution paths:
   the augmented ``M = [[A, b + r], [0, 0]]`` otherwise (:mod:`._linear`: closed form for two states, an
   eigendecomposition above, a fixed-cost matrix exponential as the fallback);
 - ``"tsit5"`` (explicit, the default for nonlinear structures) or ``"kvaerno5"`` (implicit, for stiff ones):
-  diffrax with an adaptive PID step-size controller, in float64, forward-mode differentiable, ``throw=False``.
+  diffrax with an adaptive PID step-size controller, in float64, forward-mode differentiable, ``throw=False``;
+- ``"rk4"``: classical Runge-Kutta on a fixed grid built before tracing (:mod:`._fixed_grid`), for screening: fast
+  to compile and to evaluate, with no error control of its own (the fitting stage checks the grid).
 
 Doses are exact: integration restarts at every dose time with the bolus added to its state, and infusions add a
 constant rate between their start and end. A failed solve (step limit, non-finite state) yields NaN outputs, which the
@@ -25,13 +27,14 @@ import jax
 import jax.numpy as jnp
 
 from ..spec import TIME, ODEModel, symbol
+from ._fixed_grid import rk4_solve, segment_grid
 from ._jaxify import jax_function
 from ._linear import LinearMethod, expm_fixed, propagate
 from ._schedule import DoseSchedule
 
 __all__ = ["CompiledModel", "compile_model", "SolverName", "SolverOptions", "expm_fixed"]
 
-SolverName = Literal["auto", "linear", "tsit5", "kvaerno5"]
+SolverName = Literal["auto", "linear", "tsit5", "kvaerno5", "rk4"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,16 @@ class SolverOptions:
     linear_method
         How the ``"linear"`` path computes ``exp(M t) z``: ``"auto"`` (closed form for a 2 x 2 ``M``, else the
         eigendecomposition with a fallback to the fixed-cost exponential), ``"spectral"`` or ``"expm"``.
+    grid_steps
+        Resolution of the fixed-step ``"rk4"`` path (screening): about this many steps per dosing segment (see
+        :mod:`cohortode.compile._fixed_grid`).
     """
 
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 4096
     linear_method: LinearMethod = "auto"
+    grid_steps: int = 64
 
 
 @dataclass(eq=False)
@@ -93,8 +100,8 @@ class CompiledModel:
             self._a = jax_function(list(a), slots)
             self._b = jax_function(list(b), slots)
             self._b_is_zero = all(e == 0 for e in b)
-        elif self.solver not in ("tsit5", "kvaerno5"):
-            raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5' or 'kvaerno5'")
+        elif self.solver not in ("tsit5", "kvaerno5", "rk4"):
+            raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5', 'kvaerno5' or 'rk4'")
 
     # ------------------------------------------------------------------------------------------------ pieces
     def _slots(self, y, params, cov, t):
@@ -151,6 +158,9 @@ class CompiledModel:
             rates = jnp.asarray(seg.rates)
             if self.solver == "linear":
                 ys, y = self._linear_segment(y, params, cov, seg, batch_axis)
+            elif self.solver == "rk4":
+                ys, y, seg_ok = self._grid_segment(y, params, cov, rates, seg)
+                ok = ok & seg_ok
             else:
                 ys, y, seg_ok = self._ode_segment(y, params, cov, rates, seg)
                 ok = ok & seg_ok
@@ -176,6 +186,16 @@ class CompiledModel:
         ys = out[:-1] if seg.save_times else None
         return ys, out[-1]
 
+    def _grid_segment(self, y, params, cov, rates, seg):
+        if seg.end <= seg.start:
+            ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
+            return ys, y, jnp.asarray(True)
+        dts, save_index = segment_grid(seg.start, seg.end, seg.save_times, self.options.grid_steps)
+        path = rk4_solve(self.vector_field, y, (params, cov, rates), seg.start, dts)
+        ok = jnp.all(jnp.isfinite(path))
+        ys = path[jnp.asarray(save_index)] if seg.save_times else None
+        return ys, path[-1], ok
+
     def _ode_segment(self, y, params, cov, rates, seg):
         if seg.end <= seg.start:
             ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
@@ -198,7 +218,7 @@ class CompiledModel:
 
     def num_steps(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...]) -> tuple[int, bool]:
         """Total accepted steps of a numerical solve and whether it succeeded (for solver selection)."""
-        if self.solver == "linear":
+        if self.solver in ("linear", "rk4"):
             return 0, bool(jnp.all(jnp.isfinite(self.simulate(params, cov, schedule, times))))
         params = jnp.asarray(params, dtype=jnp.float64)
         cov = jnp.asarray(cov, dtype=jnp.float64)
@@ -232,10 +252,10 @@ def compile_model(model: ODEModel, solver: SolverName = "auto", options: SolverO
     solver
         ``"auto"`` takes ``"linear"`` (the exact solution ``exp(M t) z``, see :mod:`cohortode.compile._linear`) when the
         right-hand side is affine in the states and free of ``t``, else ``"tsit5"``; the fitting stage switches a
-        structure to ``"kvaerno5"`` when Tsit5 fails or needs many steps (stiffness). ``"linear"``, ``"tsit5"`` and
-        ``"kvaerno5"`` force a path.
+        structure to ``"kvaerno5"`` when Tsit5 fails or needs many steps (stiffness). ``"linear"``, ``"tsit5"``,
+        ``"kvaerno5"`` and ``"rk4"`` (fixed grid, for screening) force a path.
     options
-        Tolerances and step limit.
+        Tolerances, step limit and grid resolution.
     """
     options = options or SolverOptions()
     if solver == "auto":

@@ -5,6 +5,7 @@ from ._diagnostics import MIN_ESS_PER_CHAIN as MIN_ESS_PER_CHAIN
 from ._diagnostics import diagnose as diagnose
 from ._fit import Fit as Fit
 from ._fit import fit as fit
+from ._settings import FitSettings as FitSettings
 from ._optimize import MapResult as MapResult
 from ._optimize import find_map as find_map
 from ._problem import BayesianProblem as BayesianProblem

@@ -104,7 +104,7 @@ def _run_in_process(problem: BayesianProblem, settings: NutsSettings, init: np.n
     sampler = _Sampler(problem, settings)
     results = []
     for i, key in enumerate(_chain_keys(seed, num_chains)):
-        results.append(sampler.chain(key, init))
+        results.append(sampler.chain(key, init[i]))
         if progress:
             print(f"chain {i + 1}/{num_chains} done in {results[-1].seconds:.1f} s", flush=True)
     return results
@@ -135,7 +135,8 @@ def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarra
     settings
         NUTS settings.
     init
-        Unconstrained start of every chain (the MAP).
+        Unconstrained start of every chain (the MAP), shape ``(sites,)``, or one start per chain, shape
+        ``(num_chains, sites)`` (e.g. the last draws of earlier chains, to extend them).
     num_chains
         Number of chains.
     seed
@@ -153,12 +154,16 @@ def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarra
         In chain order.
     """
     workers = min(num_chains, default_workers() if workers is None else int(workers))
+    init = np.asarray(init, dtype=float)
+    init = np.broadcast_to(init, (num_chains, init.shape[-1])) if init.ndim == 1 else init
+    if init.shape[0] != num_chains:
+        raise ValueError(f"{init.shape[0]} initial points for {num_chains} chains")
     if workers <= 1:
         return _run_in_process(problem, settings, init, seed, num_chains, progress)
     lik = problem.likelihood
     base = {"model": lik.model, "data": lik.data, "engine": lik.engine, "error": lik.error,
             "solver": lik.compiled.solver, "options": lik.compiled.options, "priors": dict(problem.priors),
-            "settings": settings, "init": np.asarray(init)}
+            "settings": settings}
     keys = [np.asarray(k) for k in _chain_keys(seed, num_chains)]
     env = dict(os.environ)
     # one XLA thread per worker (the workers share the cores); the package is found as in this process
@@ -175,7 +180,7 @@ def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarra
                     i = pending.pop(0)
                     inp, out = Path(tmp) / f"chain{i}.in", Path(tmp) / f"chain{i}.out"
                     with open(inp, "wb") as fh:
-                        pickle.dump({**base, "key": keys[i]}, fh)
+                        pickle.dump({**base, "key": keys[i], "init": np.array(init[i])}, fh)
                     log = open(Path(tmp) / f"chain{i}.log", "w+b")
                     proc = subprocess.Popen([sys.executable, "-m", "cohortode.infer._chain_worker", str(inp), str(out)],
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import arviz as az
 import jax
@@ -20,56 +21,160 @@ from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._chains import NutsSettings, run_chains
-from ._diagnostics import diagnose
+from ._diagnostics import GOOD_RHAT, diagnose
 from ._optimize import MapResult, find_map, laplace_draws
-from ._problem import BayesianProblem
+from ._problem import BayesianProblem, rebuild_problem
+from ._screening import screen
+from ._settings import FitSettings, Method, engine_spec
 
 __all__ = ["fit", "Fit"]
 
-Method = Literal["map", "laplace", "nuts"]
 STIFF_STEP_FRACTION = 0.25
 """Tsit5 needing more than this fraction of ``max_steps`` at the MAP marks a structure as stiff (Kvaerno5 then)."""
 
 
 class Fit:
-    """The result of :func:`fit`.
+    """The result of :func:`fit`: a value that outlives its process.
+
+    A fit pickles (its compiled JAX functions are rebuilt on unpickling, never pickled) and saves to a folder with
+    :meth:`save` / :meth:`load`; a loaded or unpickled fit predicts exactly what the original predicted.
 
     Attributes
     ----------
     model, data, method
         What was fitted, and how.
+    settings
+        The :class:`FitSettings` it was made with.
+    priors
+        The prior of every sampled site (defaults resolved, overrides applied).
     idata
         ``arviz.InferenceData`` with groups ``posterior``, ``log_likelihood`` (variable ``y``, one entry per data
-        row), ``posterior_predictive`` (``mean`` and ``sd`` per row) and ``observed_data``.
+        row), ``posterior_predictive`` (``mean`` and ``sd`` per row), ``observed_data`` and, for NUTS,
+        ``sample_stats`` (``diverging``). Built on first use.
     map
         The MAP result (every method starts there).
     diagnostics
-        Summary dict (``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``ok``, ``problems``);
-        for MAP/Laplace, optimisation facts instead.
+        Summary dict (``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``ok``, ``problems``,
+        and ``convergence``: whether an extension reached its targets); for MAP/Laplace, optimisation facts
+        instead.
     diagnostics_table
         Per-parameter R-hat and ESS (NUTS only; empty otherwise).
     solver
         The ODE path used (``"tsit5"``, ``"kvaerno5"`` or ``"linear"``).
     seconds
         Wall time.
+    screening
+        Whether this was a screening fit (``fit(..., screening=True)``: fixed-grid ODE path, see
+        :mod:`cohortode.infer._screening`); ``diagnostics["screening"]`` then says how it was computed.
     """
 
-    def __init__(self, problem: BayesianProblem, method: str, draws: dict[str, np.ndarray], map_result: MapResult,
-                 diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, seed: int,
-                 warn: bool = True):
+    def __init__(self, problem: BayesianProblem, settings: FitSettings, draws: dict[str, np.ndarray],
+                 map_result: MapResult, diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, *,
+                 diverging: np.ndarray | None = None, warn: bool = True, idata: az.InferenceData | None = None):
+        self.settings = settings
+        self.map = map_result
+        self.diagnostics = diagnostics
+        self.diagnostics_table = diagnostics_table
+        self.seconds = seconds
+        self._draws = draws  # name -> (chain, draw)
+        self._diverging = diverging  # (chain, draw) for NUTS
+        self._warn = warn
+        self._idata = idata
+        self._row_fn = None
+        self._attach(problem)
+
+    def _attach(self, problem: BayesianProblem) -> None:
         self.problem = problem
         self.likelihood = problem.likelihood
         self.model: ODEModel = problem.likelihood.model
         self.data = problem.likelihood.data
-        self.method = method
-        self.map = map_result
-        self.diagnostics = diagnostics
-        self.diagnostics_table = diagnostics_table
         self.solver = problem.likelihood.compiled.solver
-        self.seconds = seconds
-        self._draws = draws  # name -> (chain, draw)
-        self._warn = warn
-        self.idata = self._inference_data(seed)
+        self.map.problem = problem
+
+    @property
+    def method(self) -> str:
+        """``"map"``, ``"laplace"`` or ``"nuts"``."""
+        return self.settings.method
+
+    @property
+    def screening(self) -> bool:
+        """Whether this was a screening fit (``fit(..., screening=True)``)."""
+        return self.settings.screening
+
+    @property
+    def seed(self) -> int:
+        """The seed of the fit."""
+        return self.settings.seed
+
+    @property
+    def priors(self) -> dict[str, Prior]:
+        """The prior of every sampled site, in sampling order."""
+        return dict(self.problem.priors)
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The ``arviz.InferenceData`` of the fit (built on first use)."""
+        if self._idata is None:
+            self._idata = self._inference_data(self.settings.seed)
+        return self._idata
+
+    @idata.setter
+    def idata(self, value: az.InferenceData) -> None:
+        self._idata = value
+
+    # ------------------------------------------------------------------------------------- process boundary
+    def __getstate__(self) -> dict:
+        lik = self.likelihood
+        return {"settings": self.settings, "model": self.model, "data": self.data, "engine": lik.engine,
+                "error": lik.error, "solver": self.solver, "options": lik.compiled.options,
+                "priors": dict(self.problem.priors), "draws": self._draws, "diverging": self._diverging,
+                "map": {"values": self.map.values, "unconstrained": self.map.unconstrained,
+                        "log_density": self.map.log_density, "all_log_densities": self.map.all_log_densities},
+                "diagnostics": self.diagnostics, "diagnostics_table": self.diagnostics_table,
+                "seconds": self.seconds, "warn": self._warn, "idata": self._idata}
+
+    def __setstate__(self, state: dict) -> None:
+        problem = rebuild_problem(state["model"], state["data"], engine=state["engine"], error=state["error"],
+                                  solver=state["solver"], options=state["options"], priors=state["priors"])
+        self.settings = state["settings"]
+        self.map = MapResult(problem=problem, **state["map"])
+        self.diagnostics = state["diagnostics"]
+        self.diagnostics_table = state["diagnostics_table"]
+        self.seconds = state["seconds"]
+        self._draws = state["draws"]
+        self._diverging = state["diverging"]
+        self._warn = state["warn"]
+        self._idata = state["idata"]
+        self._row_fn = None
+        self._attach(problem)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to the folder ``path`` (created; existing files of a fit are replaced).
+
+        The folder holds ``model.toml``, ``settings.json`` (settings, priors, solver, MAP, data hash),
+        ``diagnostics.json``, ``idata.nc`` (the ``InferenceData``, netCDF) and ``data/`` (the cohort tables as CSV).
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        from ._fit_io import save_fit
+
+        return save_fit(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Fit:
+        """Read a fit written by :meth:`save`.
+
+        Raises
+        ------
+        CohortodeError
+            Naming the file that is missing, truncated or edited (the data tables are checked against their hash).
+        """
+        from ._fit_io import load_fit
+
+        return load_fit(path)
 
     # --------------------------------------------------------------------------------------------- idata
     def _flat_draws(self, max_draws: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
@@ -84,7 +189,7 @@ class Fit:
         lik = self.likelihood
         chains, draws = next(iter(self._draws.values())).shape
         flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
-        pointwise, mu, var = (np.asarray(a) for a in jax.jit(jax.vmap(self._row_quantities))(flat))
+        pointwise, mu, var = (np.asarray(a) for a in self._row_function()(flat))
         n = np.asarray(lik.n)
         rng = np.random.default_rng(seed)
         mean_rep = mu + np.sqrt(np.maximum(var, 0) / n) * rng.standard_normal(mu.shape)
@@ -93,7 +198,11 @@ class Fit:
         shape = (chains, draws)
         rows = np.arange(lik.n_rows)
         obs = self.data.observations
+        extra = {}
+        if self._diverging is not None:
+            extra["sample_stats"] = {"diverging": np.asarray(self._diverging, dtype=bool)}
         return az.from_dict(
+            **extra,
             posterior={k: v for k, v in self._draws.items()},
             log_likelihood={"y": np.asarray(pointwise).reshape(*shape, -1)},
             posterior_predictive={"mean": mean_rep.reshape(*shape, -1), "sd": sd_rep.reshape(*shape, -1)},
@@ -101,6 +210,12 @@ class Fit:
             coords={"row": rows},
             dims={"y": ["row"], "mean": ["row"], "sd": ["row"]},
         )
+
+    def _row_function(self):
+        """``_row_quantities`` over a batch of draws, compiled once per fit (not pickled)."""
+        if getattr(self, "_row_fn", None) is None:
+            self._row_fn = jax.jit(jax.vmap(self._row_quantities))
+        return self._row_fn
 
     def _row_quantities(self, values):
         """Pointwise log-likelihood, predicted mean and total variance of every row (one pass)."""
@@ -191,6 +306,11 @@ class Fit:
                           f"leave-one-out estimate is unreliable: {', '.join(bad)}", DiagnosticsWarning, stacklevel=2)
         return result
 
+    def pointwise_loglik(self, draws: dict[str, np.ndarray]) -> np.ndarray:
+        """Log-likelihood of every data row of this fit at given draws (``name -> (S,)``): shape ``(S, rows)``."""
+        flat = {k: jnp.asarray(np.reshape(draws[k], -1)) for k in self._draws}
+        return np.asarray(self._row_function()(flat)[0])
+
     def __repr__(self) -> str:
         d = self.diagnostics
         extra = ""
@@ -222,7 +342,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         solver_options: SolverOptions | None = None, num_warmup: int = 500, num_samples: int = 500,
         num_chains: int = 4, target_accept_prob: float = 0.9, dense_mass: bool = False, laplace_draws_n: int = 1000,
         n_starts: int = 8, seed: int = 0, workers: int | None = None, progress: bool = False,
-        warn: bool = True) -> Fit:
+        warn: bool = True, screening: bool = False, init: Sequence[Mapping[str, float]] = (),
+        until_converged: bool = False, target_ess: float = 400.0, max_samples: int = 4000) -> Fit:
     """Fit an ODE structure to aggregate cohort data.
 
     Parameters
@@ -266,42 +387,136 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         Print a line as each NUTS chain finishes.
     warn
         Emit :class:`~cohortode.DiagnosticsWarning` when diagnostics fail.
+    screening
+        The fast screening path (``method`` ``"map"`` or ``"laplace"`` only): nonlinear structures are solved by RK4
+        on a fixed grid checked at the optimum against a grid twice as fine, and the Laplace Hessian comes from
+        finite differences of the gradient (:mod:`cohortode.infer._screening`). ``solver`` and
+        ``solver_options`` do not apply. Use it to rank structures; fit the survivors with NUTS, which is exact.
+    init
+        Extra MAP starts, always tried first: constrained site values by site name; sites missing from a dict take
+        their prior median, names the structure does not have are ignored. For a structure that extends a fitted
+        one, pass the parent's optimum with the new terms at neutral values, so the child can end no worse.
+    until_converged
+        NUTS only: after the first run, extend every chain by another ``num_samples`` draws (warm-started from its
+        last draw, with a short re-adaptation) until max R-hat <= 1.01 and bulk and tail ESS >= ``target_ess``, or
+        until a chain holds ``max_samples`` draws. ``diagnostics["convergence"]`` then says ``"converged"`` or
+        ``"budget exhausted"`` (it is ``"not extended"`` otherwise).
+    target_ess, max_samples
+        Target and budget of the extension.
 
     Returns
     -------
     Fit
+
+    Raises
+    ------
+    FitError
+        When no start reaches a finite posterior density (``reason`` says what happened to each start).
     """
     if method not in ("map", "laplace", "nuts"):
         raise ValueError(f"unknown method {method!r}; use 'map', 'laplace' or 'nuts'")
     if method == "nuts" and num_chains < 1:
         raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
+    if screening and method == "nuts":
+        raise ValueError("screening=True is for method='map' or 'laplace'; NUTS always uses the exact solver")
+    settings = FitSettings(method=method, engine=engine_spec(engine), error=str(error), solver=solver,
+                           solver_options=solver_options, num_warmup=num_warmup, num_samples=num_samples,
+                           num_chains=num_chains, target_accept_prob=target_accept_prob, dense_mass=dense_mass,
+                           laplace_draws_n=laplace_draws_n, n_starts=n_starts, seed=seed,
+                           until_converged=until_converged, target_ess=target_ess, max_samples=max_samples,
+                           screening=screening)
     start = time.perf_counter()
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
-    problem = BayesianProblem.build(lik, priors)
-    result = find_map(problem, n_starts=n_starts, seed=seed)
-    chosen = _choose_solver(problem, result.values)
-    if chosen is not problem:
-        problem = chosen
-        result = find_map(problem, n_starts=n_starts, seed=seed)
+    hessian, facts = None, None
+    if screening:
+        result, hessian, facts = screen(model, data, engine=engine, error=error, priors=priors, n_starts=n_starts,
+                                        seed=seed, init=init, hessian=method == "laplace")
+        problem = result.problem
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
+        problem = BayesianProblem.build(lik, priors)
+        result = find_map(problem, n_starts=n_starts, seed=seed, init=init)
+        chosen = _choose_solver(problem, result.values)
+        if chosen is not problem:
+            problem = chosen
+            result = find_map(problem, n_starts=n_starts, seed=seed, init=init)
     table = pd.DataFrame()
+    diverging = None
     if method == "map":
         draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
         diag = {"log_density": result.log_density, "starts": result.all_log_densities, "ok": True, "problems": []}
     elif method == "laplace":
-        flat, eig = laplace_draws(result, laplace_draws_n, seed)
+        flat, eig = laplace_draws(result, laplace_draws_n, seed, hessian=hessian)
         draws = {k: v.reshape(1, -1) for k, v in flat.items()}
         problems = [] if eig.min() > 0 else [f"Hessian not positive definite (min eigenvalue {eig.min():.3g})"]
         diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
                 "problems": problems}
     else:
-        settings = NutsSettings(num_warmup=num_warmup, num_samples=num_samples,
-                                target_accept_prob=target_accept_prob, dense_mass=dense_mass)
-        chains = run_chains(problem, settings, result.unconstrained, num_chains=num_chains, seed=seed,
-                            workers=workers, progress=progress)
-        z = np.stack([c.z for c in chains])  # (chain, draw, site)
+        z, diverging, diag, table = sample_nuts(problem, settings, result.unconstrained, workers=workers,
+                                                progress=progress, warn=warn)
         draws = {k: np.asarray(v) for k, v in problem.constrain(z).items()}
-        divergences = int(sum(c.diverging.sum() for c in chains))
-        idata = az.from_dict(posterior=draws)
-        diag, table = diagnose(idata, divergences, warn=warn)
-    return Fit(problem, method, draws, result, diag, table, time.perf_counter() - start, seed, warn)
+    diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
+    if facts is not None:
+        diag["screening"] = facts.as_dict()
+        diag["max_log_likelihood"] = facts.max_log_likelihood
+        diag["max_likelihood_values"] = facts.max_likelihood_values
+        if not facts.grid_ok:
+            diag["ok"] = False
+            diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
+                                f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
+    return Fit(problem, settings, draws, result, diag, table, time.perf_counter() - start, diverging=diverging,
+               warn=warn)
+
+
+def sample_nuts(problem: BayesianProblem, settings: FitSettings, init: np.ndarray, *, workers: int | None = None,
+                progress: bool = False, warn: bool = True, seed: int | None = None):
+    """NUTS draws of ``problem`` from ``init`` (one point, or one per chain), extended as ``settings`` ask.
+
+    Returns the unconstrained draws ``(chain, draw, site)``, the divergence flags ``(chain, draw)``, the
+    diagnostics summary and the per-parameter table.
+    """
+    seed = settings.seed if seed is None else seed
+    nuts = NutsSettings(num_warmup=settings.num_warmup, num_samples=settings.num_samples,
+                        target_accept_prob=settings.target_accept_prob, dense_mass=settings.dense_mass)
+    chains = run_chains(problem, nuts, init, num_chains=settings.num_chains, seed=seed, workers=workers,
+                        progress=progress)
+    z = np.stack([c.z for c in chains])  # (chain, draw, site)
+    diverging = np.stack([c.diverging for c in chains])
+    convergence = "not extended"
+    if settings.until_converged:
+        # each extension re-adapts briefly from the chain's last draw, already in the typical set
+        extension = NutsSettings(num_warmup=min(settings.num_warmup, EXTENSION_WARMUP),
+                                 num_samples=settings.num_samples, target_accept_prob=settings.target_accept_prob,
+                                 dense_mass=settings.dense_mass)
+        segment = 0
+        while True:
+            diag, _ = diagnose(az.from_dict(posterior=_constrained(problem, z)), int(diverging.sum()), warn=False)
+            if _converged(diag, settings.target_ess):
+                convergence = "converged"
+                break
+            if z.shape[1] + settings.num_samples > settings.max_samples:
+                convergence = "budget exhausted"
+                break
+            segment += 1
+            more = run_chains(problem, extension, z[:, -1, :], num_chains=settings.num_chains,
+                              seed=seed + EXTENSION_SEED_STRIDE * segment, workers=workers, progress=progress)
+            z = np.concatenate([z, np.stack([c.z for c in more])], axis=1)
+            diverging = np.concatenate([diverging, np.stack([c.diverging for c in more])], axis=1)
+    diag, table = diagnose(az.from_dict(posterior=_constrained(problem, z)), int(diverging.sum()), warn=warn)
+    diag["convergence"] = convergence
+    return z, diverging, diag, table
+
+
+EXTENSION_WARMUP = 200
+"""Warm-up draws (step size and mass matrix re-adaptation) of each extension of a NUTS run."""
+EXTENSION_SEED_STRIDE = 7919
+"""Extension ``k`` of a run with seed ``s`` uses seed ``s + k * EXTENSION_SEED_STRIDE``."""
+
+
+def _constrained(problem: BayesianProblem, z: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in problem.constrain(z).items()}
+
+
+def _converged(diag: dict, target_ess: float) -> bool:
+    return (diag["max_r_hat"] <= GOOD_RHAT and diag["min_ess_bulk"] >= target_ess
+            and diag["min_ess_tail"] >= target_ess)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import minimize
 
+from .._errors import FitError
+from ._multistart import StartReport, run_starts
 from ._problem import BayesianProblem
 
 __all__ = ["MapResult", "find_map", "laplace_draws", "forward_value_and_grad"]
@@ -30,6 +32,14 @@ class MapResult:
         One per start (``-inf`` where a start failed), for checking multi-modality.
     problem
         The problem that was optimised.
+    log_likelihood
+        Log-likelihood at the optimum (``-2 log_likelihood`` is the deviance used for BIC).
+    starts
+        What became of each start (:class:`~cohortode.infer._multistart.StartReport`).
+    evaluations
+        Objective evaluations (value and gradient), all starts together.
+    compile_seconds, optimise_seconds
+        Time to compile the objective, and to run the starts.
     """
 
     values: dict[str, float]
@@ -37,6 +47,11 @@ class MapResult:
     log_density: float
     all_log_densities: list[float]
     problem: BayesianProblem
+    log_likelihood: float = float("nan")
+    starts: tuple[StartReport, ...] = ()
+    evaluations: int = 0
+    compile_seconds: float = 0.0
+    optimise_seconds: float = 0.0
 
 
 def forward_value_and_grad(f, dim: int):
@@ -53,58 +68,53 @@ def forward_value_and_grad(f, dim: int):
     return vg
 
 
-def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500) -> MapResult:
-    """Maximise the log posterior from the prior medians and ``n_starts - 1`` random starts (L-BFGS-B).
+def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500,
+             init: Sequence[Mapping[str, float]] = (), candidates_per_start: int = 1, objective=None,
+             agreement: int | None = None, ftol: float | None = None) -> MapResult:
+    """Maximise the log posterior from ``init``, the prior medians and ``n_starts - 1`` random starts (L-BFGS-B).
 
     One function is compiled, the forward-mode value and gradient of the log posterior; nothing is evaluated
-    eagerly. Starts whose density is not finite are skipped; the best finite optimum wins.
+    eagerly (``objective`` passes one already compiled by :func:`~cohortode.infer._multistart.compiled_objective`).
+    Starts whose density is not finite are skipped; the best finite optimum wins. See
+    :mod:`cohortode.infer._multistart`.
+
+    Parameters
+    ----------
+    init
+        Extra starts (constrained site values; missing sites at their prior median), always tried first.
+    candidates_per_start, agreement, ftol
+        See :func:`~cohortode.infer._multistart.run_starts`.
 
     Raises
     ------
-    FloatingPointError
-        When no start gives a finite posterior density.
+    FitError
+        When no start reaches a finite posterior density; ``reason`` says what happened to each start.
     """
-    neg_vg = forward_value_and_grad(lambda z: -problem.log_density(z), problem.dimension)
-    value_and_grad = jax.jit(neg_vg)
-    rng = np.random.default_rng(seed)
-    z_med = problem.initial_point()
-    # random starts: uniform within +-1 of the prior medians in the unconstrained (log) space
-    starts = [z_med] + [z_med + rng.uniform(-1.0, 1.0, z_med.shape) for _ in range(n_starts - 1)]
-
-    def fun(z):
-        v, g = value_and_grad(jnp.asarray(z))
-        v, g = float(v), np.asarray(g)
-        if not np.isfinite(v) or not np.all(np.isfinite(g)):
-            return 1e300, np.zeros_like(z)
-        return v, g
-
-    best_z, best_v, all_v = None, np.inf, []
-    for z0 in starts:
-        if fun(z0)[0] >= 1e300:  # not finite at the start
-            all_v.append(-np.inf)
-            continue
-        res = minimize(fun, z0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
-        v = fun(res.x)[0]
-        ok = np.isfinite(v) and v < 1e300
-        all_v.append(-v if ok else -np.inf)
-        if ok and v < best_v:
-            best_z, best_v = res.x, v
-    if best_z is None:
-        raise FloatingPointError("no start gave a finite posterior density; the structure cannot be fitted here")
-    values = {k: float(v) for k, v in problem.constrain(best_z).items()}
-    return MapResult(values, np.asarray(best_z), -best_v, all_v, problem)
+    out = run_starts(problem, init=init, n_starts=n_starts, seed=seed, maxiter=maxiter,
+                     candidates_per_start=candidates_per_start, objective=objective,
+                     agreement=agreement, ftol=ftol)
+    if out.z is None:
+        per_start = tuple(f"start {r.label!r}: {r.reason}" for r in out.starts)
+        raise FitError(f"{problem.likelihood.model!r} cannot be fitted: no start reached a finite posterior "
+                       f"density; " + "; ".join(per_start), starts=per_start)
+    values = {k: float(v) for k, v in problem.constrain(out.z).items()}
+    return MapResult(values, np.asarray(out.z), out.log_density, [r.log_density for r in out.starts], problem,
+                     out.log_likelihood, out.starts, out.evaluations, out.compile_seconds, out.optimise_seconds)
 
 
-def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0,
+                  hessian: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draws from the Gaussian at the MAP with covariance the inverse Hessian (unconstrained space).
 
     Returns the constrained draws and the Hessian's eigenvalues (non-positive ones mean a flat or saddle direction:
-    they are clipped to a small positive value and reported by the caller).
+    they are clipped to a small positive value and reported by the caller). ``hessian`` (of the negative log
+    density) skips computing it by nested forward mode.
     """
     problem = result.problem
-    neg = lambda z: -problem.log_density(z)  # noqa: E731
-    hess = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(neg)))(jnp.asarray(result.unconstrained)))
-    hess = 0.5 * (hess + hess.T)
+    if hessian is None:
+        neg = lambda z: -problem.log_density(z)  # noqa: E731
+        hessian = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(neg)))(jnp.asarray(result.unconstrained)))
+    hess = 0.5 * (hessian + hessian.T)
     eigval, eigvec = np.linalg.eigh(hess)
     clipped = np.maximum(eigval, 1e-6)
     cov = (eigvec / clipped) @ eigvec.T

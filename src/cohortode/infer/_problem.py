@@ -14,7 +14,7 @@ from ..likelihood import AggregateLikelihood
 from ..spec import DEFAULT_IIV_PRIOR, DataScales, Prior, resolve_priors
 from ..spec._default_priors import DEFAULT_PROPORTIONAL_PRIOR
 
-__all__ = ["BayesianProblem"]
+__all__ = ["BayesianProblem", "rebuild_problem"]
 
 
 @dataclass
@@ -98,6 +98,18 @@ class BayesianProblem:
         return np.asarray([float(tr.inv(jnp.asarray(float(values[name]))))
                            for name, tr in zip(self.site_names, transforms)])
 
+    def unconstrain_draws(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Inverse of :meth:`constrain` for arrays of draws: ``name -> (...)`` gives ``(..., sites)``."""
+        _, transforms = self._transforms
+        return np.stack([np.asarray(tr.inv(jnp.asarray(values[name], dtype=jnp.float64)))
+                         for name, tr in zip(self.site_names, transforms)], axis=-1)
+
     def initial_point(self) -> np.ndarray:
         """The prior medians, unconstrained."""
         return self.unconstrain({name: prior.typical() for name, prior in self.priors.items()})
+
+
+def rebuild_problem(model, data, *, engine, error, solver: str, options, priors: dict[str, Prior]) -> BayesianProblem:
+    """The problem of a fit from its picklable pieces (the compiled model is rebuilt, or taken from the cache)."""
+    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
+    return BayesianProblem(lik, dict(priors))

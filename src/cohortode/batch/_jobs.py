@@ -1,0 +1,99 @@
+"""Per-cohort jobs of a batch: picklable callables ``job(cohort, run_dir) -> dict`` that write a report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FitJob", "DiscoverJob", "cohort_name"]
+
+
+def cohort_name(cohort: str) -> str:
+    """A cohort's display name from its path: the directory name, or the CSV file's stem."""
+    p = Path(cohort)
+    if p.name == "cohort.toml":
+        return p.parent.name
+    return p.stem if p.suffix else p.name
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """Fit given structures to the cohort, compare them, and write the report.
+
+    Parameters
+    ----------
+    models
+        Model TOML files (paths: the job is shipped to workers as text, so workers need no shared state).
+    method
+        ``"map"``, ``"laplace"`` or ``"nuts"``.
+    seed, options
+        Seed and further keyword arguments of :func:`cohortode.fit`.
+    pdf
+        Also print each report to PDF (needs Chromium).
+    """
+
+    models: tuple[str, ...]
+    method: str = "laplace"
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    pdf: bool = False
+
+    def __call__(self, cohort: str, run_dir: Path) -> dict[str, Any]:
+        from ..datasets import load_cohort
+        from ..infer import fit
+        from ..report import print_pdf
+        from ..report._discovery import report_from_fits
+        from ..spec import ODEModel
+
+        t0 = time.perf_counter()
+        data = load_cohort(cohort)
+        models = [ODEModel.from_toml(Path(m)) for m in self.models]
+        fits = {}
+        for i, (path, model) in enumerate(zip(self.models, models, strict=True)):
+            name = model.name or Path(path).stem
+            if name in fits:
+                name = f"{name} ({i + 1})"
+            fits[name] = fit(model, data, self.method, seed=self.seed, warn=False, **self.options)
+        report, table = report_from_fits(data, fits, Path(run_dir) / "report.html", seed=self.seed,
+                                         provenance={"job": "fit", "method": self.method, "seed": self.seed,
+                                                     "models": ", ".join(self.models), "cohort": cohort})
+        if self.pdf:
+            print_pdf(report)
+        best = next(iter(fits)) if table is None else str(table.sort_values("weight_stacking").iloc[-1]["name"])
+        return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}
+
+
+@dataclass(frozen=True)
+class DiscoverJob:
+    """Run :func:`cohortode.discover` on the cohort (its run directory inside the batch's) and write the report."""
+
+    context: str = ""
+    domain: str | None = None
+    llm: str | None = None
+    budget: Any = None
+    seed: int = 0
+    pdf: bool = False
+
+    def __call__(self, cohort: str, run_dir: Path) -> dict[str, Any]:
+        import cohortode
+
+        from ..datasets import load_cohort
+        from ..report import print_pdf
+        from ..report._discovery import report_from_discovery
+
+        if not hasattr(cohortode, "discover"):
+            raise RuntimeError("cohortode.discover is not available in this version; give --model files to fit.")
+        t0 = time.perf_counter()
+        data = load_cohort(cohort)
+        disc = cohortode.discover(data, context=self.context, domain=self.domain, llm=self.llm, budget=self.budget,
+                                  seed=self.seed, run_dir=Path(run_dir) / "run", resume=True, progress=False)
+        report = report_from_discovery(disc, data, Path(run_dir) / "report.html",
+                                       provenance={"job": "discover", "seed": self.seed, "llm": self.llm or "embedded",
+                                                   "domain": self.domain, "cohort": cohort})
+        if self.pdf:
+            print_pdf(report)
+        members = list(disc.ensemble.members)
+        best = max(members, key=lambda m: m.weight).name if members else ""
+        return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}
