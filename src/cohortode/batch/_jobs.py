@@ -94,6 +94,5 @@ class DiscoverJob:
                                                    "domain": self.domain, "cohort": cohort})
         if self.pdf:
             print_pdf(report)
-        members = list(disc.ensemble.members)
-        best = max(members, key=lambda m: m.weight).name if members else ""
+        best = max(disc.ensemble.members, key=lambda m: m.weight).name
         return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}
