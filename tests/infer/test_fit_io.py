@@ -21,8 +21,10 @@ TIMES = [0.5, 2.0, 7.0, 24.0]
 @pytest.fixture(scope="module")
 def nuts_fit():
     data = co.load_cohort("synthetic_onecomp_oral")
+    # extended once (100 -> 200 draws per chain), then out of budget: 400 ESS is out of reach of 2 x 200 draws
     return co.fit(co.ODEModel(**ONECOMP), data, "nuts", error="proportional", num_warmup=100, num_samples=100,
-                  num_chains=2, workers=1, seed=3, warn=False)
+                  num_chains=2, workers=1, seed=3, warn=False, until_converged=True, target_ess=400,
+                  max_samples=200)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +34,18 @@ def saved(nuts_fit, tmp_path_factory):
 
 def test_settings_and_sample_stats_recorded(nuts_fit):
     assert nuts_fit.settings == co.FitSettings(method="nuts", error="proportional", num_warmup=100, num_samples=100,
-                                               num_chains=2, seed=3)
+                                               num_chains=2, seed=3, until_converged=True, target_ess=400,
+                                               max_samples=200)
     diverging = nuts_fit.idata.sample_stats["diverging"]
-    assert diverging.shape == (2, 100) and diverging.dtype == bool
+    assert diverging.shape == (2, 200) and diverging.dtype == bool
     assert int(diverging.sum()) == nuts_fit.diagnostics["divergences"]
+
+
+def test_sampling_is_extended_until_the_budget_and_says_so(nuts_fit):
+    d = nuts_fit.diagnostics
+    assert nuts_fit.draws("ke").shape == (400,)
+    assert d["convergence"] == "budget exhausted"
+    assert d["min_ess_tail"] < 400 or d["min_ess_bulk"] < 400 or d["max_r_hat"] > co.infer.GOOD_RHAT
 
 
 def test_pickle_round_trip_of_fit_model_data_candidate(nuts_fit):

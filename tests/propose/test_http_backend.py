@@ -204,3 +204,60 @@ def test_resolve_backend_builds_and_caches_http_backends(server, monkeypatch):
     assert resolve_backend(url).model == MODEL
     monkeypatch.setenv("COHORTODE_LLM", f"{url}#{MODEL}")
     assert resolve_backend() is backend
+
+
+class _Hostile(ThreadingHTTPServer):
+    """A server that answers /v1/models, then either a huge body or a slow trickle of bytes."""
+
+    daemon_threads = True
+
+    def __init__(self, mode: str):
+        super().__init__(("127.0.0.1", 0), _HostileHandler)
+        self.mode = mode
+
+
+class _HostileHandler(BaseHTTPRequestHandler):
+    server: _Hostile
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps({"object": "list", "data": [{"id": MODEL, "object": "model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.end_headers()  # no Content-Length: the body runs until the connection closes
+        try:
+            if self.server.mode == "huge":
+                for _ in range(64):
+                    self.wfile.write(b" " * 65536)
+            else:
+                import time
+
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.mark.parametrize("mode", ["huge", "trickle"])
+def test_response_size_and_time_per_call_are_capped(mode):
+    server = _Hostile(mode)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        backend = OpenAIHTTPBackend(f"http://127.0.0.1:{server.server_address[1]}", MODEL, timeout=5.0,
+                                    call_timeout=0.5, max_response_bytes=100_000)
+        with pytest.raises(LLMBackendError, match="max_response_bytes" if mode == "huge" else "per call"):
+            backend.generate(CHAT, n=1)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,3 +4,8 @@ and posterior model probabilities from marginal likelihoods (bridge sampling).""
 from ._marginal import MarginalLikelihood as MarginalLikelihood
 from ._marginal import bridge_sampling as bridge_sampling
 from ._marginal import importance_sampling as importance_sampling
+from ._comparison import TABLE_COLUMNS as TABLE_COLUMNS
+from ._comparison import Comparison as Comparison
+from ._comparison import compare as compare
+from ._refit import data_without_row as data_without_row
+from ._refit import exact_loo_term as exact_loo_term

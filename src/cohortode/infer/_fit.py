@@ -80,6 +80,7 @@ class Fit:
         self._diverging = diverging  # (chain, draw) for NUTS
         self._warn = warn
         self._idata = idata
+        self._row_fn = None
         self._attach(problem)
 
     def _attach(self, problem: BayesianProblem) -> None:
@@ -144,6 +145,7 @@ class Fit:
         self._diverging = state["diverging"]
         self._warn = state["warn"]
         self._idata = state["idata"]
+        self._row_fn = None
         self._attach(problem)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -187,7 +189,7 @@ class Fit:
         lik = self.likelihood
         chains, draws = next(iter(self._draws.values())).shape
         flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
-        pointwise, mu, var = (np.asarray(a) for a in jax.jit(jax.vmap(self._row_quantities))(flat))
+        pointwise, mu, var = (np.asarray(a) for a in self._row_function()(flat))
         n = np.asarray(lik.n)
         rng = np.random.default_rng(seed)
         mean_rep = mu + np.sqrt(np.maximum(var, 0) / n) * rng.standard_normal(mu.shape)
@@ -208,6 +210,12 @@ class Fit:
             coords={"row": rows},
             dims={"y": ["row"], "mean": ["row"], "sd": ["row"]},
         )
+
+    def _row_function(self):
+        """``_row_quantities`` over a batch of draws, compiled once per fit (not pickled)."""
+        if getattr(self, "_row_fn", None) is None:
+            self._row_fn = jax.jit(jax.vmap(self._row_quantities))
+        return self._row_fn
 
     def _row_quantities(self, values):
         """Pointwise log-likelihood, predicted mean and total variance of every row (one pass)."""
@@ -301,7 +309,7 @@ class Fit:
     def pointwise_loglik(self, draws: dict[str, np.ndarray]) -> np.ndarray:
         """Log-likelihood of every data row of this fit at given draws (``name -> (S,)``): shape ``(S, rows)``."""
         flat = {k: jnp.asarray(np.reshape(draws[k], -1)) for k in self._draws}
-        return np.asarray(jax.jit(jax.vmap(lambda v: self._row_quantities(v)[0]))(flat))
+        return np.asarray(self._row_function()(flat)[0])
 
     def __repr__(self) -> str:
         d = self.diagnostics
@@ -450,6 +458,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
     if facts is not None:
         diag["screening"] = facts.as_dict()
+        diag["max_log_likelihood"] = facts.max_log_likelihood
+        diag["max_likelihood_values"] = facts.max_likelihood_values
         if not facts.grid_ok:
             diag["ok"] = False
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "

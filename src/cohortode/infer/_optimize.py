@@ -78,6 +78,13 @@ def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxi
     Starts whose density is not finite are skipped; the best finite optimum wins. See
     :mod:`cohortode.infer._multistart`.
 
+    Parameters
+    ----------
+    init
+        Extra starts (constrained site values; missing sites at their prior median), always tried first.
+    candidates_per_start, agreement, ftol
+        See :func:`~cohortode.infer._multistart.run_starts`.
+
     Raises
     ------
     FitError

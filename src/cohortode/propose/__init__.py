@@ -13,6 +13,7 @@ from ._llm_proposer import LLMProposer as LLMProposer
 from ._motif_proposer import MotifProposer as MotifProposer
 from ._parse_output import parse_equations as parse_equations
 from ._parse_output import parse_mechanism as parse_mechanism
+from ._infer_problem import infer_problem as infer_problem
 from ._problem import Problem as Problem
 from ._problem import StateInfo as StateInfo
 from ._prompt import build_messages as build_messages
@@ -51,6 +52,7 @@ __all__ = [
     "deduplicate",
     "default_library",
     "expression_grammar",
+    "infer_problem",
     "mechanism_grammar",
     "mutate",
     "parse_equations",

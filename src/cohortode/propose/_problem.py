@@ -81,6 +81,9 @@ class Problem:
         at 0 unless a candidate structure estimates their initial value.
     time_unit
         Unit of time (e.g. ``"h"``).
+    signed
+        States that may go negative (a displacement, a velocity, a deviation from baseline); every other state must
+        stay non-negative in a candidate structure.
 
     Raises
     ------
@@ -98,6 +101,7 @@ class Problem:
     covariates: tuple[str, ...] = ()
     initial: dict[str, str] = field(default_factory=dict)
     time_unit: str = ""
+    signed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.states, (str, StateInfo)):
@@ -142,13 +146,18 @@ class Problem:
                 raise ModelSpecError(f"problem {self.name!r}: initial value of {key!r} ({text!r}) may not depend on "
                                      "states or t")
         object.__setattr__(self, "initial", initial)
+        signed = (self.signed,) if isinstance(self.signed, str) else tuple(str(x) for x in self.signed)
+        unknown = [x for x in signed if x not in names]
+        if unknown:
+            raise ModelSpecError(f"problem {self.name!r}: signed state(s) {unknown} are not states {names}")
+        object.__setattr__(self, "signed", signed)
         if self.domain is not None and self.domain not in DOMAINS:
             raise ModelSpecError(f"problem {self.name!r}: unknown domain {self.domain!r}; use one of {DOMAINS} "
                                  "or None for any")
 
     def __hash__(self) -> int:
         return hash((self.name, self.states, tuple(sorted(self.observables.items())), self.context, self.domain,
-                     self.covariates, tuple(sorted(self.initial.items())), self.time_unit))
+                     self.covariates, tuple(sorted(self.initial.items())), self.time_unit, self.signed))
 
     # ------------------------------------------------------------------------------------------------ views
     @property
@@ -211,6 +220,8 @@ class Problem:
         states = ", ".join(s.name + (f" ({s.meaning})" if s.meaning else "") for s in self.states)
         parts.append(f"States: {states}.")
         parts.append("Observables: " + "; ".join(f"{k} = {v}" for k, v in self.observables.items()) + ".")
+        if self.signed:
+            parts.append(f"Signed states (may go negative): {', '.join(self.signed)}.")
         if self.covariates:
             parts.append(f"Covariates: {', '.join(self.covariates)}.")
         if self.initial:
@@ -236,6 +247,7 @@ class Problem:
         domain: str | None = None,
         initial: Mapping[str, str] | None = None,
         covariates: Iterable[str] = (),
+        signed: Iterable[str] = (),
     ) -> Problem:
         """A problem over a cohort's data.
 
@@ -244,7 +256,7 @@ class Problem:
         data
             The cohort data; its ``description`` is the default ``context``, its ``time_unit`` the time unit and
             its metadata ``name`` (else its only cohort name) the default ``name``.
-        states, observables, domain, initial, covariates
+        states, observables, domain, initial, covariates, signed
             See :class:`Problem`.
         name, context
             Override the defaults taken from ``data``.
@@ -264,6 +276,7 @@ class Problem:
             covariates=tuple(covariates),
             initial=dict(initial or {}),
             time_unit=str(getattr(data, "time_unit", "") or ""),
+            signed=tuple(signed),
         )
         obs = getattr(data, "observations", None)
         if obs is not None and len(obs):

@@ -7,8 +7,12 @@
    its states, and the problem's fixed initial values; doses reach an observable;
 3. at most ``max_parameters`` parameters and at most ``max_complexity`` expression nodes;
 4. right-hand sides, observables and initial values are finite and real at random positive test points;
-5. positivity invariance: for every state ``x`` that must stay non-negative (all of them by default),
-   ``dx/dt >= 0`` whenever ``x = 0`` and everything else is positive, at several random test points.
+5. every state is filled: a state that starts at 0 and receives no dose has an inflow (else it stays 0), and no
+   expression divides by (or takes the logarithm of) such a state;
+6. mass balance (compartment models, domain ``"pk"``): every transfer term that enters a state from another one
+   leaves that other state, so flows neither create nor lose mass (eliminations and inputs are allowed);
+7. positivity invariance: for every state ``x`` that must stay non-negative (every state the problem does not declare
+   ``signed``), ``dx/dt >= 0`` whenever ``x = 0`` and everything else is positive, at several random test points.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ..spec import TIME, ODEModel, parse_expression, symbol
 from ._candidate import Candidate
 from ._problem import Problem
 
-__all__ = ["validate_model", "deduplicate", "check_positivity", "N_TEST_POINTS"]
+__all__ = ["validate_model", "deduplicate", "check_positivity", "check_mass_balance", "N_TEST_POINTS"]
 
 N_TEST_POINTS = 8
 """Random test points per check."""
@@ -213,8 +217,68 @@ def _check_doses_reach_observables(model: ODEModel, problem: Problem) -> None:
                                     f"links {target!r} to {sorted(observed)}; add a flow out of {target!r}")
 
 
+def _zero_start(model: ODEModel, problem: Problem) -> list[str]:
+    """States that start at 0 and receive no dose; none when nothing is known to start non-zero (a problem without
+    dosing data and without initial values, where the sources are not known)."""
+    zero = [s for s in model.states if model.initial.get(s, sympy.Integer(0)) == 0 and s not in problem.dose_targets]
+    return [] if len(zero) == len(model.states) else zero
+
+
+def _check_filled(model: ODEModel, problem: Problem) -> None:
+    for s in _zero_start(model, problem):
+        x = symbol(s)
+        at_zero = model.rhs[s].xreplace({x: sympy.Integer(0)})
+        if at_zero.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            continue  # reported by the division check below
+        if sympy.simplify(at_zero) == 0:
+            raise CandidateRejected(f"state {s!r} starts at 0, receives no dose and d({s})/dt = {_text(model.rhs[s])} "
+                                    f"is 0 when {s} = 0, so {s!r} stays 0 for ever; give it an inflow from another "
+                                    "state, or remove it")
+    for s in _zero_start(model, problem):
+        x = symbol(s)
+        sections = [*((f"d({b})/dt", e) for b, e in model.rhs.items()),
+                    *((f"observable {o!r}", e) for o, e in model.observables.items())]
+        for where, expr in sections:
+            if x not in expr.free_symbols:
+                continue
+            at_zero = expr.xreplace({x: sympy.Integer(0)})
+            if at_zero.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+                raise CandidateRejected(f"{where} = {_text(expr)} is undefined at t = 0: it divides by (or takes the "
+                                        f"logarithm of) {s!r}, which starts at 0 and receives no dose")
+
+
+def _terms_of(expr: sympy.Expr) -> list[sympy.Expr]:
+    expr = sympy.expand(expr)
+    return [] if expr == 0 else list(sympy.Add.make_args(expr))
+
+
+def check_mass_balance(model: ODEModel) -> None:
+    """Raise :class:`CandidateRejected` when a transfer term enters one state from another without leaving it.
+
+    A positive term of ``d(b)/dt`` that contains another state ``a`` is a flow from ``a`` into ``b``; the same term
+    must appear with a minus sign in ``d(a)/dt``. Negative terms (eliminations, flows out) and terms without another
+    state (inputs) are not constrained.
+    """
+    terms = {s: _terms_of(e) for s, e in model.rhs.items()}
+    for b in model.states:
+        for term in terms[b]:
+            if term.could_extract_minus_sign():
+                continue
+            sources = [a for a in model.states if a != b and symbol(a) in term.free_symbols]
+            if not sources:
+                continue
+            if not any(any(sympy.expand(t + term) == 0 for t in terms[a]) for a in sources):
+                shown = " or ".join(f"d({a})/dt" for a in sources)
+                raise CandidateRejected(f"mass balance: {_text(term)} enters {b!r} from {sources} but does not leave "
+                                        f"it (no term -{_text(term)} in {shown}); in a compartment model every "
+                                        "transfer leaves one state and enters another")
+
+
 def _check_size(model: ODEModel, max_parameters: int, max_complexity: int) -> None:
     n = len(model.parameters)
+    if n == 0:
+        raise CandidateRejected("the structure has no free parameters: every coefficient is a fixed number, so there "
+                                "is nothing to fit; write rates as named parameters (e.g. -k*x, not -2*x)")
     if n > max_parameters:
         raise CandidateRejected(f"too many parameters: {n} > max_parameters={max_parameters} "
                                 f"({', '.join(model.parameter_names)}); simplify the structure")
@@ -247,8 +311,9 @@ def validate_model(model: ODEModel, problem: Problem, *, max_parameters: int = 1
     max_parameters, max_complexity
         Limits on the number of parameters and on :attr:`ODEModel.complexity`.
     nonnegative
-        States that must stay non-negative; ``None`` (default) means all states (amounts, counts, sizes and scores in
-        every supported domain are non-negative).
+        States that must stay non-negative; ``None`` (default) means every state the problem does not declare
+        ``signed`` (amounts, counts, sizes and scores are non-negative; displacements, velocities and deviations from
+        baseline may be declared signed).
 
     Raises
     ------
@@ -262,6 +327,11 @@ def validate_model(model: ODEModel, problem: Problem, *, max_parameters: int = 1
     _check_size(model, max_parameters, max_complexity)
     comp = _Compiled(model)
     _check_finite(model, comp)
+    _check_filled(model, problem)
+    if problem.domain == "pk":
+        check_mass_balance(model)
+    if nonnegative is None:
+        nonnegative = [s for s in model.states if s not in problem.signed]
     check_positivity(model, nonnegative, compiled=comp)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -19,6 +20,9 @@ from ..._errors import LLMBackendError
 from .base import LLMBackend, validate_messages, validate_sampling
 
 __all__ = ["OpenAIHTTPBackend", "ENV_API_KEY"]
+
+MAX_RESPONSE_BYTES = 4_000_000
+"""Default cap on the size of one response body (a reply of a few hundred tokens is a few kB)."""
 
 ENV_API_KEY = "COHORTODE_LLM_API_KEY"
 """Environment variable holding the server's API key when ``api_key`` is not given."""
@@ -55,6 +59,11 @@ class OpenAIHTTPBackend(LLMBackend):
         Sent as ``Authorization: Bearer <api_key>``; default ``$COHORTODE_LLM_API_KEY`` (none if unset).
     timeout
         Seconds to wait for each HTTP request.
+    call_timeout
+        Total seconds one :meth:`generate` or :meth:`score` call may take, all its requests and the reading of their
+        bodies together (a server that trickles bytes cannot hold a run); default ``timeout``.
+    max_response_bytes
+        Largest response body read; a larger one is refused with :class:`~cohortode.LLMBackendError`.
     check
         If true (default), ask ``/v1/models`` now, so that a wrong URL or model name fails here.
 
@@ -80,6 +89,8 @@ class OpenAIHTTPBackend(LLMBackend):
         api_key: str | None = None,
         timeout: float = 60.0,
         check: bool = True,
+        call_timeout: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ):
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url: expected an http:// or https:// URL ({_URL_EXAMPLES}), got {base_url!r}")
@@ -87,6 +98,13 @@ class OpenAIHTTPBackend(LLMBackend):
             raise ValueError(f"model: expected the name of a model the server serves, got {model!r}")
         if not timeout > 0:
             raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
+        if call_timeout is not None and not call_timeout > 0:
+            raise ValueError(f"call_timeout: expected a positive number of seconds or None, got {call_timeout!r}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes: expected a positive integer, got {max_response_bytes!r}")
+        self.call_timeout = float(timeout if call_timeout is None else call_timeout)
+        self.max_response_bytes = max_response_bytes
+        self._deadline: float | None = None
         url = base_url.rstrip("/")
         self.base_url = url[: -len("/v1")] if url.endswith("/v1") else url
         self.model = model
@@ -110,9 +128,15 @@ class OpenAIHTTPBackend(LLMBackend):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+        deadline = time.monotonic() + self.call_timeout
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            with urllib.request.urlopen(request, timeout=min(self.timeout, remaining)) as response:
+                body = self._read_capped(response, url, deadline)
         except urllib.error.HTTPError as exc:
             raise _HTTPStatusError(url, exc.code, _error_detail(exc)) from exc
         except urllib.error.URLError as exc:
@@ -122,8 +146,8 @@ class OpenAIHTTPBackend(LLMBackend):
             ) from exc
         except TimeoutError as exc:
             raise LLMBackendError(
-                f"the LLM server at {url} did not answer within {self.timeout:g} s; pass a larger timeout= "
-                "or check the server"
+                f"the LLM server at {url} did not answer within {self.timeout:g} s per request and "
+                f"{self.call_timeout:g} s per call; pass a larger timeout= or call_timeout=, or check the server"
             ) from exc
         except (http.client.HTTPException, ConnectionError) as exc:
             raise LLMBackendError(f"the connection to the LLM server at {url} failed: {exc!r}") from exc
@@ -136,6 +160,26 @@ class OpenAIHTTPBackend(LLMBackend):
         if not isinstance(answer, dict):
             raise LLMBackendError(f"the server at {url} answered {type(answer).__name__}, expected a JSON object")
         return answer
+
+    def _read_capped(self, response: Any, url: str, deadline: float) -> bytes:
+        """The response body, read in pieces: at most ``max_response_bytes``, and not past ``deadline``."""
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
+            raise LLMBackendError(f"the server at {url} announced a response of {int(length)} bytes, more than "
+                                  f"max_response_bytes={self.max_response_bytes}; refused")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise LLMBackendError(f"the response of the server at {url} exceeds max_response_bytes="
+                                      f"{self.max_response_bytes}; refused")
+            chunks.append(chunk)
 
     def _about_model(self, detail: str) -> bool:
         """Whether an error message is about this backend's model (it names the model)."""
@@ -219,6 +263,14 @@ class OpenAIHTTPBackend(LLMBackend):
         """
         messages = validate_messages(messages)
         validate_sampling(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        self._deadline = time.monotonic() + self.call_timeout
+        try:
+            return self._generate(messages, n, temperature, top_p, max_new_tokens, seed)
+        finally:
+            self._deadline = None
+
+    def _generate(self, messages: list[dict[str, str]], n: int, temperature: float, top_p: float,
+                  max_new_tokens: int, seed: int) -> list[str]:
         replies: list[str] = []
         attempt = 0
         while len(replies) < n:
@@ -263,9 +315,13 @@ class OpenAIHTTPBackend(LLMBackend):
         prompts = [prefix + c for c in continuations]
         if not prompts:
             return np.zeros(0)
-        choices = self._echo_logprobs(prompts)
-        if len(choices) != len(prompts):  # server does not batch prompt lists: one request each
-            choices = [self._echo_logprobs([p])[0] for p in prompts]
+        self._deadline = time.monotonic() + self.call_timeout
+        try:
+            choices = self._echo_logprobs(prompts)
+            if len(choices) != len(prompts):  # server does not batch prompt lists: one request each
+                choices = [self._echo_logprobs([p])[0] for p in prompts]
+        finally:
+            self._deadline = None
         return np.array([self._sum_logprobs(c, len(prefix), len(p)) for c, p in zip(choices, prompts)], dtype=float)
 
     def _unsupported(self, why: str) -> NotImplementedError:

@@ -1,0 +1,143 @@
+"""A run directory: settings and provenance, an append-only JSONL log of events, one folder per structure hash.
+
+Layout::
+
+    run_dir/
+      settings.json          settings, seed, provenance (versions, host, start time)
+      events.jsonl           one JSON object per line, appended and flushed as each thing finishes
+      structures/<hash>/
+        model.toml           the structure
+        screen.json          its screening result
+        posterior.nc         its NUTS fit (InferenceData, netCDF)
+
+A run killed at any point leaves a readable directory: a half-written last line of ``events.jsonl`` is ignored on
+reading, and a structure's files are written before the event that names them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import logging
+import os
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunDirectory"]
+
+log = logging.getLogger(__name__)
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with NaN and infinite floats as ``None`` (strict JSON), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return _clean(value.item())
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+class RunDirectory:
+    """Reads and appends the records of one discovery run.
+
+    Parameters
+    ----------
+    path
+        The folder (created when missing).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "structures").mkdir(exist_ok=True)
+        self.events_path = self.path / "events.jsonl"
+
+    # ------------------------------------------------------------------------------------------- settings
+    def settings(self) -> dict[str, Any] | None:
+        """The recorded settings, or ``None`` for a new directory."""
+        path = self.path / "settings.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_settings(self, settings: dict[str, Any]) -> None:
+        """Record settings, seed and provenance (once, when the run starts)."""
+        import cohortode
+
+        record = {"settings": settings, "provenance": {
+            "cohortode": cohortode.__version__, "python": platform.python_version(), "host": platform.node(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+        (self.path / "settings.json").write_text(json.dumps(record, indent=2, default=_json_default))
+
+    # --------------------------------------------------------------------------------------------- events
+    def append(self, event: str, **fields: Any) -> None:
+        """Append one event and flush it to disk."""
+        record = _clean({"event": event, "time": round(time.time(), 3), **fields})
+        line = json.dumps(record, default=_json_default, allow_nan=False)
+        with open(self.events_path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def events(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        """The recorded events in order (only those of ``kind`` when given); a torn last line is skipped."""
+        if not self.events_path.exists():
+            return
+        with open(self.events_path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    log.warning("%s line %d is not complete JSON (an interrupted write); ignored",
+                                self.events_path, number)
+                    continue
+                if kind is None or record.get("event") == kind:
+                    yield record
+
+    # ----------------------------------------------------------------------------------------- structures
+    def folder(self, structure_hash: str) -> Path:
+        """The folder of one structure (created when missing)."""
+        path = self.path / "structures" / structure_hash
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_text(self, structure_hash: str, name: str, text: str) -> Path:
+        """Write a file of a structure atomically (write to a temporary name, then rename)."""
+        path = self.folder(structure_hash) / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def write_idata(self, structure_hash: str, idata: Any) -> Path:
+        """Save a NUTS fit's InferenceData as ``posterior.nc``."""
+        path = self.folder(structure_hash) / "posterior.nc"
+        tmp = path.with_name("posterior.tmp.nc")
+        idata.to_netcdf(str(tmp))
+        os.replace(tmp, path)
+        return path
+
+    def read_idata(self, structure_hash: str) -> Any:
+        """A saved NUTS fit's InferenceData, or ``None``."""
+        path = self.path / "structures" / structure_hash / "posterior.nc"
+        if not path.exists():
+            return None
+        import arviz as az
+
+        return az.from_netcdf(str(path)).load() if hasattr(az.InferenceData, "load") else az.from_netcdf(str(path))

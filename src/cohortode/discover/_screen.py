@@ -1,0 +1,186 @@
+"""Screening of one structure: multi-start MAP, Laplace, PSIS-LOO on the Laplace draws, BIC, and what the fit says
+about the structure (unidentified parameters, where the fitted mean misses the data).
+
+This is the only module that calls :func:`cohortode.fit` for screening (the adapter to switch to the ``screening``
+fast path of ``fit`` when it lands). :func:`screen_structure` runs in a worker process: its arguments and result are
+picklable and it never raises; a numerical failure is a result with ``status="rejected"`` and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ScreenResult", "screen_structure", "UNIDENTIFIED_LOG_SD", "MISFIT_Z"]
+
+UNIDENTIFIED_LOG_SD = 1.5
+"""A parameter whose Laplace posterior has a log-scale SD above this (a factor e^1.5 ~ 4.5 either way) is reported as
+not identified."""
+MISFIT_Z = 2.5
+"""A data row whose observed mean is more than this many standard errors from the fitted mean is reported."""
+
+
+@dataclass
+class ScreenResult:
+    """The outcome of screening one structure.
+
+    Attributes
+    ----------
+    structure_hash
+        The structure's hash.
+    status
+        ``"scored"`` or ``"rejected"``.
+    reason
+        Why it was rejected (``""`` when scored).
+    elpd_loo, elpd_se, p_loo
+        PSIS-LOO on the Laplace draws (approximate elpd; NaN when rejected).
+    bic
+        Bayesian information criterion at the MAP (lower is better).
+    log_density
+        Log posterior density at the MAP.
+    n_parameters
+        Number of estimated sites (structural parameters, between-subject SDs, residual SDs).
+    map_values
+        Constrained values at the MAP.
+    unidentified
+        Parameters the data do not pin down (Laplace log-scale SD above :data:`UNIDENTIFIED_LOG_SD`).
+    problems
+        Other findings (Hessian not positive definite, high Pareto k).
+    misfit
+        ``(observable, time, direction, z)`` of the rows the fitted mean misses: direction ``"too high"`` or
+        ``"too low"`` (the fitted mean compared with the data).
+    solver
+        ODE path used.
+    seconds
+        Wall time of the screen.
+    """
+
+    structure_hash: str
+    status: str
+    reason: str = ""
+    elpd_loo: float = math.nan
+    elpd_se: float = math.nan
+    p_loo: float = math.nan
+    bic: float = math.nan
+    log_density: float = math.nan
+    n_parameters: int = 0
+    map_values: dict[str, float] = field(default_factory=dict)
+    unidentified: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    misfit: list[tuple[str, float, str, float]] = field(default_factory=list)
+    solver: str = ""
+    seconds: float = 0.0
+
+    @property
+    def scored(self) -> bool:
+        """Whether the structure got a finite score."""
+        return self.status == "scored"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN as ``None``)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None
+        out["misfit"] = [list(m) for m in self.misfit]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScreenResult:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        for key in ("elpd_loo", "elpd_se", "p_loo", "bic", "log_density"):
+            d[key] = math.nan if d.get(key) is None else float(d[key])
+        d["misfit"] = [tuple(m) for m in d.get("misfit", [])]
+        return cls(**d)
+
+    def diagnostics(self) -> tuple[str, ...]:
+        """Plain-language findings for the proposer's feedback."""
+        out = [f"parameter {p} is not identified by the data" for p in self.unidentified]
+        out += list(self.problems)
+        by_side: dict[tuple[str, str], list[float]] = {}
+        for obs, t, direction, _ in self.misfit:
+            by_side.setdefault((obs, direction), []).append(t)
+        for (obs, direction), times in by_side.items():
+            shown = ", ".join(f"{t:g}" for t in sorted(times)[:6])
+            out.append(f"fitted mean of {obs} is {direction} at t = {shown}")
+        return tuple(out)
+
+
+def _rejected(h: str, reason: str, start: float) -> ScreenResult:
+    return ScreenResult(h, "rejected", reason=reason, seconds=time.perf_counter() - start)
+
+
+def screen_structure(model: Any, data: Any, *, settings: Any, seed: int) -> ScreenResult:
+    """Screen one structure (see the module documentation); never raises for a numerical failure.
+
+    Parameters
+    ----------
+    model
+        The :class:`~cohortode.ODEModel`.
+    data
+        The :class:`~cohortode.CohortData`.
+    settings
+        A :class:`~cohortode.discover.FitSettings`.
+    seed
+        Seed of the MAP starts and the Laplace draws.
+    """
+    start = time.perf_counter()
+    h = model.structure_hash
+    import jax.numpy as jnp
+
+    import cohortode
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = cohortode.fit(model, data, method="laplace", engine=settings.engine, error=settings.error,
+                                n_starts=settings.screen_starts, laplace_draws_n=settings.screen_draws, seed=seed,
+                                warn=False)
+            loo = fit.loo(warn=False)
+    except FloatingPointError as exc:
+        return _rejected(h, f"no finite posterior density at any MAP start (exploding or NaN solutions): {exc}",
+                         start)
+    except Exception as exc:  # noqa: BLE001 - every failure of a candidate is a result, not a crash
+        last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" (in {last.name})" if last is not None else ""
+        return _rejected(h, f"screening failed{where}: {type(exc).__name__}: {exc}", start)
+    elpd = float(loo.elpd_loo)
+    if not math.isfinite(elpd):
+        return _rejected(h, "PSIS-LOO on the Laplace draws is not finite (solutions NaN or exploding at "
+                            "posterior draws)", start)
+    lik = fit.likelihood
+    values = {k: jnp.asarray(v) for k, v in fit.map.values.items()}
+    pointwise, mu, var = (np.asarray(a) for a in fit._row_quantities(values))
+    n_rows = int(lik.n_rows)
+    k = len(fit.map.values)
+    loglik = float(np.sum(pointwise))
+    bic = -2.0 * loglik + k * math.log(max(n_rows, 1)) if math.isfinite(loglik) else math.inf
+    unidentified = []
+    for name in model.parameter_names:
+        x = fit.draws(name)
+        x = x[np.isfinite(x) & (x > 0)]
+        if x.size > 2 and float(np.std(np.log(x))) > UNIDENTIFIED_LOG_SD:
+            unidentified.append(name)
+    problems = list(fit.diagnostics.get("problems", []))
+    kk = np.asarray(loo.pareto_k)
+    if np.any(kk > 0.7):
+        problems.append(f"Pareto k above 0.7 for {int(np.sum(kk > 0.7))} of {kk.size} rows (approximate elpd "
+                        "unreliable there)")
+    obs = fit.data.observations
+    se = np.sqrt(np.maximum(var, 1e-300) / np.asarray(lik.n))
+    z = (mu - np.asarray(lik.ybar)) / se
+    misfit = [(str(obs["observable"].iloc[i]), float(obs["time"].iloc[i]),
+               "too high" if z[i] > 0 else "too low", float(z[i]))
+              for i in np.flatnonzero(np.abs(z) > MISFIT_Z)]
+    return ScreenResult(h, "scored", elpd_loo=elpd, elpd_se=float(loo.se), p_loo=float(loo.p_loo), bic=bic,
+                        log_density=float(fit.map.log_density), n_parameters=k,
+                        map_values={k: float(v) for k, v in fit.map.values.items()}, unidentified=unidentified,
+                        problems=problems, misfit=misfit, solver=str(fit.solver),
+                        seconds=time.perf_counter() - start)

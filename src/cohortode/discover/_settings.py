@@ -1,0 +1,108 @@
+"""How much a discovery may search (:class:`Budget`) and how each structure is screened and fitted
+(:class:`FitSettings`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Budget", "FitSettings"]
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of a discovery run.
+
+    Parameters
+    ----------
+    rounds
+        Largest number of propose -> screen rounds.
+    candidates_per_round
+        Largest number of new structures screened per round.
+    max_candidates
+        Largest number of structures screened in the whole run.
+    wall_time
+        Seconds after which no new round starts and no further structure is submitted (``None``: no limit). A run
+        stopped by wall time records where it stopped; with it, the same seed may stop at a different point.
+    patience
+        Stop after this many consecutive rounds that do not raise the best screening score by ``min_improvement``.
+    min_improvement
+        Smallest rise of the best approximate elpd that counts as an improvement.
+    top_k
+        Structures refitted with NUTS after screening (the best ``top_k`` by approximate elpd) ...
+    elpd_margin
+        ... plus every structure whose approximate elpd is within this distance of the best one.
+    max_final
+        Hard cap on the number of NUTS refits.
+    """
+
+    rounds: int = 4
+    candidates_per_round: int = 8
+    max_candidates: int = 40
+    wall_time: float | None = None
+    patience: int = 1
+    min_improvement: float = 0.5
+    top_k: int = 4
+    elpd_margin: float = 2.0
+    max_final: int = 8
+
+    def __post_init__(self) -> None:
+        _check_int("rounds", self.rounds, 1)
+        _check_int("candidates_per_round", self.candidates_per_round, 1)
+        _check_int("max_candidates", self.max_candidates, 1)
+        _check_int("patience", self.patience, 1)
+        _check_int("top_k", self.top_k, 1)
+        _check_int("max_final", self.max_final, 1)
+        if self.wall_time is not None and not (isinstance(self.wall_time, (int, float)) and self.wall_time > 0):
+            raise ValueError(f"wall_time: expected a positive number of seconds or None, got {self.wall_time!r}")
+        for name in ("min_improvement", "elpd_margin"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How candidates are screened (multi-start MAP and Laplace) and how the survivors are fitted (NUTS).
+
+    Parameters
+    ----------
+    screen_starts
+        MAP starts per screened structure.
+    screen_draws
+        Laplace draws per screened structure (PSIS-LOO is computed on them).
+    num_warmup, num_samples, num_chains
+        NUTS settings of the final fits; the chains of one structure run one after another inside one worker, so
+        that the pool is not oversubscribed.
+    engine, error
+        Moment engine and residual error model passed to :func:`cohortode.fit`.
+    """
+
+    screen_starts: int = 4
+    screen_draws: int = 400
+    num_warmup: int = 500
+    num_samples: int = 500
+    num_chains: int = 4
+    engine: str = "sigma"
+    error: str = "combined"
+
+    def __post_init__(self) -> None:
+        _check_int("screen_starts", self.screen_starts, 1)
+        _check_int("screen_draws", self.screen_draws, 10)
+        _check_int("num_warmup", self.num_warmup, 1)
+        _check_int("num_samples", self.num_samples, 1)
+        _check_int("num_chains", self.num_chains, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return asdict(self)

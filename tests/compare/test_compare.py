@@ -1,0 +1,89 @@
+"""compare(): the table, the exact-refit fallback for high Pareto k, and the true structure winning."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import cohortode as co
+from cohortode.compare import TABLE_COLUMNS, data_without_row
+
+ONECOMP = dict(name="onecomp", states=["depot", "central"],
+               rhs={"depot": "-ka*depot", "central": "ka*depot - ke*central"}, observables={"conc": "central/V"})
+TWOCOMP = dict(name="twocomp", states=["depot", "central", "periph"],
+               rhs={"depot": "-ka*depot", "central": "ka*depot - ke*central - k12*central + k21*periph",
+                    "periph": "k12*central - k21*periph"}, observables={"conc": "central/V"})
+MICHAELIS_MENTEN = dict(name="mm", states=["depot", "central"],
+                        rhs={"depot": "-ka*depot", "central": "ka*depot - vmax*central/(km + central)"},
+                        observables={"conc": "central/V"})
+OUTLIER_ROW = 6
+OUTLIER_FACTOR = 2.5
+
+
+def laplace(spec, data):
+    return co.fit(co.ODEModel(**spec), data, "laplace", error="proportional", laplace_draws_n=400, n_starts=2,
+                  seed=0, warn=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return co.load_cohort("synthetic_onecomp_oral")
+
+
+@pytest.fixture(scope="module")
+def comparison(data):
+    fits = {spec["name"]: laplace(spec, data) for spec in (ONECOMP, TWOCOMP, MICHAELIS_MENTEN)}
+    return co.compare(fits, refit=False, seed=0)
+
+
+def test_true_structure_wins_and_every_column_is_there(comparison):
+    table = comparison.table
+    assert tuple(table.columns) == TABLE_COLUMNS
+    best_stacking = table.loc[table["weight_stacking"].idxmax(), "name"]
+    best_bma = table.loc[table["posterior_probability"].idxmax(), "name"]
+    assert best_stacking == "onecomp" and best_bma == "onecomp"
+    numeric = table.drop(columns=["name", "equations", "refitted_rows", "max_r_hat", "min_ess_bulk"])
+    assert np.isfinite(numeric.to_numpy(float)).all()
+    assert table["weight_stacking"].sum() == pytest.approx(1.0) and table["posterior_probability"].sum() == (
+        pytest.approx(1.0))
+    assert (table["log_marginal_likelihood_error"] > 0).all()
+    assert table["max_r_hat"].isna().all()  # Laplace fits have no R-hat
+
+
+def test_structure_prior_enters_the_posterior_probabilities_only(comparison):
+    fits = comparison.fits
+    log_prior = {"onecomp": 0.0, "twocomp": 0.0, "mm": 50.0}  # an overwhelming prior for MM
+    tilted = co.compare(fits, refit=False, structure_log_prior=log_prior, seed=0).table.set_index("name")
+    plain = comparison.table.set_index("name")
+    assert tilted.loc["mm", "posterior_probability"] > 0.99
+    np.testing.assert_allclose(tilted["weight_stacking"], plain.loc[tilted.index, "weight_stacking"])
+
+
+def test_comparison_pickles_and_makes_an_ensemble(comparison):
+    clone = pickle.loads(pickle.dumps(comparison))
+    assert clone.table.equals(comparison.table)
+    ensemble = comparison.to_ensemble("stacking")
+    assert ensemble.weights == pytest.approx(comparison.weights("stacking"))
+
+
+def test_outlying_row_is_refitted_exactly(data):
+    obs = data.observations.drop(columns=["sd_used", "source_row"]).copy()
+    obs.loc[obs.index[OUTLIER_ROW], "mean"] *= OUTLIER_FACTOR
+    outlier = co.CohortData(obs, dosing=data.dosing.drop(columns=["source_row"]))
+    fit = laplace(ONECOMP, outlier)
+    psis = fit.loo(warn=False)
+    k = np.asarray(psis.pareto_k)
+    threshold = 0.5
+    assert k[OUTLIER_ROW] > threshold and k[OUTLIER_ROW] == k.max()
+    result = co.compare({"onecomp": fit}, pareto_k_threshold=threshold, seed=0, marginal_likelihood=False)
+    row = result.table.iloc[0]
+    assert OUTLIER_ROW in row["refitted_rows"] and row["n_high_k"] == len(row["refitted_rows"])
+    exact = float(result.loo["onecomp"]["loo_i"].values[OUTLIER_ROW])
+    assert exact != pytest.approx(float(psis["loo_i"].values[OUTLIER_ROW]), abs=0.05)
+    assert row["elpd_loo"] == pytest.approx(float(np.sum(result.loo["onecomp"]["loo_i"].values)))
+
+
+def test_data_without_row(data):
+    smaller = data_without_row(data, 3)
+    assert len(smaller.observations) == len(data.observations) - 1
+    assert data.observations["time"].iloc[3] not in set(smaller.observations["time"])
