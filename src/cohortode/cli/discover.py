@@ -53,7 +53,9 @@ def discover(
     given = {k: v for k, v in (("num_warmup", warmup), ("num_samples", samples), ("num_chains", chains))
              if v is not None}
     if given:
-        settings = cohortode.FitSettings(**given)
+        from ..discover import FitSettings  # the discovery's settings (screening and NUTS), not infer's
+
+        settings = FitSettings(**given)
     executor, close = (None, None)
     if workers == 1 and scheduler is None:
         from ..discover import SerialExecutor
