@@ -36,7 +36,8 @@ def reference() -> str:
             names = " / ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts]) if p.param_type_name == "option" \
                 else f"`{p.name.upper()}`" + (" ..." if p.nargs == -1 else "")
             default = p.default
-            shown = "" if default in (None, (), []) or callable(default) or p.param_type_name == "argument" else f"`{default}`"
+            hidden = default in (None, (), []) or callable(default) or p.param_type_name == "argument"
+            shown = "" if hidden else f"`{default}`"
             if p.param_type_name == "argument" and p.required:
                 shown = "required"
             help_text = (getattr(p, "help", None) or "").replace("|", "\\|")

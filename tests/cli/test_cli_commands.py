@@ -136,6 +136,14 @@ def test_propose_input_errors(cohortode_cli, capsys):
     assert "choose one of" in err and "--states" in err
 
 
+@pytest.mark.parametrize("command", [["demo", "-k", "1"], ["propose", "--problem", "theophylline", "-k", "1"]])
+def test_unreachable_language_model_is_a_failed_run(cohortode_cli, command, tmp_path, capsys):
+    missing = str(tmp_path / "no-model.gguf")
+    assert cohortode_cli([*command, "--llm", missing]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cohortode {command[0]}: error: " + err[0].split("error: ", 1)[1]] and missing in err[0]
+
+
 def test_batch_input_errors(cohortode_cli, tmp_path, capsys):
     assert cohortode_cli(["batch", "theophylline", "-m", str(tmp_path / "none.toml"), "-o", str(tmp_path)]) == 2
     assert "do not exist" in capsys.readouterr().err

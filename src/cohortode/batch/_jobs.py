@@ -71,7 +71,7 @@ class DiscoverJob:
 
     context: str = ""
     domain: str | None = None
-    llm: str | None = None
+    llm: str | bool | None = None
     budget: Any = None
     seed: int = 0
     pdf: bool = False
@@ -90,10 +90,10 @@ class DiscoverJob:
         disc = cohortode.discover(data, context=self.context, domain=self.domain, llm=self.llm, budget=self.budget,
                                   seed=self.seed, run_dir=Path(run_dir) / "run", resume=True, progress=False)
         report = report_from_discovery(disc, data, Path(run_dir) / "report.html",
-                                       provenance={"job": "discover", "seed": self.seed, "llm": self.llm or "embedded",
+                                       provenance={"job": "discover", "seed": self.seed,
+                                                   "llm": "none" if self.llm is False else self.llm or "embedded",
                                                    "domain": self.domain, "cohort": cohort})
         if self.pdf:
             print_pdf(report)
-        members = list(disc.ensemble.members)
-        best = max(members, key=lambda m: m.weight).name if members else ""
+        best = max(disc.ensemble.members, key=lambda m: m.weight).name
         return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}

@@ -79,10 +79,13 @@ def command(name: str, *, example: str, help: str) -> Callable:
             except Exception as exc:  # noqa: BLE001 - every error ends as one line and an exit code
                 if state["debug"]:
                     raise
+                from .._errors import CohortodeError
+
                 bad = _is_bad_input(exc)
-                kind = "error" if bad or isinstance(exc, RunFailed) else f"error ({type(exc).__name__})"
+                expected = bad or isinstance(exc, RunFailed | CohortodeError)  # messages written for the user
+                kind = "error" if expected else f"error ({type(exc).__name__})"
                 print(f"cohortode {name}: {kind}: {_one_line(exc)}", file=sys.stderr)
-                if not bad and not isinstance(exc, RunFailed):
+                if not expected:
                     print("  (run again with --debug for the traceback)", file=sys.stderr)
                 raise typer.Exit(EXIT_BAD_INPUT if bad else EXIT_FAILED) from None
             raise typer.Exit(int(code or 0))

@@ -22,6 +22,7 @@ def batch(
     model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit (default: run discover)"),
     method: str = typer.Option("laplace", "--method", help="with --model: map | laplace | nuts"),
     llm: str = typer.Option(None, "--llm", help="discover: model directory, .gguf file or http://host:port#model"),
+    no_llm: bool = typer.Option(False, "--no-llm", help="discover: motif library and mutations only"),
     context: str = typer.Option(None, "--context", help="discover: a sentence about the studies"),
     context_file: Path = typer.Option(None, "--context-file", help="discover: a text file with the context"),
     domain: str = typer.Option(None, "--domain", help="discover: pk, pd, epidemic, growth, ..."),
@@ -47,7 +48,7 @@ def batch(
         job = FitJob(tuple(str(Path(m).resolve()) for m in model), method=method, seed=seed, pdf=pdf,
                      options={"n_starts": starts, "laplace_draws_n": draws})
     else:
-        job = DiscoverJob(context=read_context(context, context_file), domain=domain, llm=llm,
+        job = DiscoverJob(context=read_context(context, context_file), domain=domain, llm=False if no_llm else llm,
                           budget=parse_budget(budget), seed=seed, pdf=pdf)
     cohorts = [str(Path(c).resolve()) if Path(c).exists() else c for c in cohorts]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

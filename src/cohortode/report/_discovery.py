@@ -40,8 +40,14 @@ def report_from_ensemble(ensemble, data, path: str | os.PathLike, *, comparison=
 def report_from_discovery(discovery, data, path: str | os.PathLike, *, provenance=None, counterfactual=None,
                           level: float = 0.9) -> Path:
     """Report of a finished discovery: ensemble, comparison table, every candidate tried, timing."""
+    if getattr(discovery, "ensemble", None) is None:
+        raise RuntimeError("this discovery has no ensemble (its comparison stage did not run), so there is nothing "
+                           "to report; its table: " + " ".join(str(discovery.table()).split())[:300])
     prov = dict(provenance or {})
-    timing = getattr(discovery, "timing", None)
+    for key in ("stopped", "run_dir"):
+        if getattr(discovery, key, None) is not None:
+            prov[f"discovery {key.replace('_', ' ')}"] = str(getattr(discovery, key))
+    timing = getattr(discovery, "timings", None) or getattr(discovery, "timing", None)
     if isinstance(timing, Mapping):
         prov.update({f"seconds in {k}": f"{float(v):.1f}" for k, v in timing.items()})
     candidates = discovery.candidates() if hasattr(discovery, "candidates") else None

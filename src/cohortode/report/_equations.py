@@ -21,7 +21,8 @@ def latex_lines(latex: str) -> list[str]:
     body = re.sub(r"\\(begin|end)\{aligned\}", "", latex)
     lines = [line.replace("&", "").strip() for line in body.split("\\\\") if line.strip()]
     # mathtext drops the space TeX leaves between adjacent names: write the product as a centred dot
-    return [re.sub(r"\}\s+(?!\\(?:right|end|cdot|to)\b)(?=\\mathrm\{|[A-Za-z0-9(\\])", r"} \\cdot ", line) for line in lines]
+    product = re.compile(r"\}\s+(?!\\(?:right|end|cdot|to)\b)(?=\\mathrm\{|[A-Za-z0-9(\\])")
+    return [product.sub(r"} \\cdot ", line) for line in lines]
 
 
 def equation_image(tex: str, fontsize: float = 13) -> str | None:
