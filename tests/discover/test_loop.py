@@ -18,7 +18,7 @@ from cohortode.propose._benchmark_problems import benchmark_problem
 
 from . import _fakes
 
-BUDGET = Budget(rounds=3, candidates_per_round=3, max_candidates=9, patience=3, top_k=2, elpd_margin=0.0)
+BUDGET = Budget(rounds=3, candidates_per_round=3, candidates=9, patience=3, top_k=2, elpd_margin=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_rounds_sources_statuses_and_records(problem, tmp_path, monkeypatch):
     assert cands.loc[cands["structure_hash"] != "", "structure_hash"].is_unique or \
         (cands["status"] == "duplicate").any()
     screened = cands[cands["screened"] == True]  # noqa: E712
-    assert len(screened) <= BUDGET.max_candidates
+    assert len(screened) <= BUDGET.candidates
     table = result.table()
     assert 1 <= len(table) <= 2 and table["weight_stacking"].sum() == pytest.approx(1.0)
     assert set(table["name"]) <= set(cands.loc[cands["final"] == True, "structure_hash"])  # noqa: E712

@@ -34,7 +34,7 @@ class Discovery:
         Seconds per stage: ``llm``, ``motifs`` (library and mutations), ``validation``, ``screen``, ``nuts``,
         ``comparison``, ``total``.
     stopped
-        Why the loop stopped (``"rounds"``, ``"no improvement"``, ``"max_candidates"``, ``"wall_time"``,
+        Why the loop stopped (``"rounds"``, ``"no improvement"``, ``"candidates"``, ``"wall_time"``,
         ``"no new candidates"``).
     run_dir
         The run directory, or ``None``.
@@ -63,6 +63,11 @@ class Discovery:
         """Every structure tried, one row each (see :data:`CANDIDATE_COLUMNS`), in the order proposed."""
         rows = [{c: r.get(c) for c in CANDIDATE_COLUMNS} for r in self._records]
         return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+
+    @property
+    def data(self) -> Any:
+        """The cohort data that were explained."""
+        return self.problem.data
 
     @property
     def best(self) -> Any:

@@ -221,9 +221,9 @@ class _Loop:
             n_screened = len(self.screens)
             if self._time_left() <= 0:
                 return "wall_time"
-            if n_screened >= self.budget.max_candidates:
-                return "max_candidates"
-            k = min(self.budget.candidates_per_round, self.budget.max_candidates - n_screened)
+            if n_screened >= self.budget.candidates:
+                return "candidates"
+            k = min(self.budget.candidates_per_round, self.budget.candidates - n_screened)
             self.progress.update(f"round {round_ + 1}: proposing", 0, None, self._best_text())
             records = self._propose(round_, k)
             self._screen(round_, records)

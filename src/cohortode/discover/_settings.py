@@ -25,7 +25,7 @@ class Budget:
         Largest number of propose -> screen rounds.
     candidates_per_round
         Largest number of new structures screened per round.
-    max_candidates
+    candidates
         Largest number of structures screened in the whole run.
     wall_time
         Seconds after which no new round starts and no further structure is submitted (``None``: no limit). A run
@@ -44,7 +44,7 @@ class Budget:
 
     rounds: int = 4
     candidates_per_round: int = 8
-    max_candidates: int = 40
+    candidates: int = 40
     wall_time: float | None = None
     patience: int = 1
     min_improvement: float = 0.5
@@ -55,7 +55,7 @@ class Budget:
     def __post_init__(self) -> None:
         _check_int("rounds", self.rounds, 1)
         _check_int("candidates_per_round", self.candidates_per_round, 1)
-        _check_int("max_candidates", self.max_candidates, 1)
+        _check_int("candidates", self.candidates, 1)
         _check_int("patience", self.patience, 1)
         _check_int("top_k", self.top_k, 1)
         _check_int("max_final", self.max_final, 1)
