@@ -94,7 +94,8 @@ def _screen(model, data, **kwargs) -> dict:
         z, loglik, _ = maximise_likelihood(objective, [f.map.unconstrained])
         loglik = max(loglik, d["log_likelihood"])
         m2ll, values = -2.0 * loglik, f.map.values
-    return {"values": values, "seconds": seconds, "cpu": cpu, "compile": scr.get("compile_seconds", f.map.compile_seconds),
+    return {"values": values, "seconds": seconds, "cpu": cpu,
+            "compile": scr.get("compile_seconds", f.map.compile_seconds),
             "optimise": scr.get("optimise_seconds", f.map.optimise_seconds), "evaluations": d["evaluations"],
             "starts": len(f.map.starts), "solver": f.solver, "grid": scr.get("grid_steps", 0),
             "grid_error": scr.get("grid_error_m2ll", 0.0), "m2ll": m2ll,

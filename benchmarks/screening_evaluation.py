@@ -12,7 +12,8 @@ medians:
 
 Paths: ``tsit5`` (adaptive diffrax at rtol 1e-6, atol 1e-9: what screens used before issue 8 and what NUTS uses),
 ``rk4`` at the screening grid (64 steps per segment) and at 128. Target (issue 8): the screening path at least 5x
-faster than Tsit5 on the nonlinear structures.
+faster than Tsit5 on the nonlinear structures. Printed: the mean of the fastest of five batches of calls (on a shared
+machine the slower batches measure the neighbours).
 
 Usage::
 
@@ -30,6 +31,10 @@ CASES = {
     "logistic": ("logistic_growth", ("logistic_growth", "no_loss")),
     "SIR": ("sir_outbreak", ("sir", "frequency_dependent", "constant_contact")),
 }
+
+
+REPEATS = 5
+"""Timed batches per path; the fastest batch's mean is printed."""
 
 
 class ClosedFormLogistic:
@@ -59,10 +64,13 @@ def _time(problem, calls: int) -> tuple[float, float]:
     objective, compile_s = compiled_objective(problem)
     z = jnp.asarray(problem.initial_point())
     objective(z)[0].block_until_ready()
-    t = time.perf_counter()
-    for _ in range(calls):
-        objective(z)[0].block_until_ready()
-    return (time.perf_counter() - t) / calls * 1e3, compile_s
+    batches = []
+    for _ in range(REPEATS):  # the best batch: on a shared machine the others measure the neighbours
+        t = time.perf_counter()
+        for _ in range(max(calls // REPEATS, 1)):
+            objective(z)[0].block_until_ready()
+        batches.append((time.perf_counter() - t) / max(calls // REPEATS, 1) * 1e3)
+    return min(batches), compile_s
 
 
 def main(argv=None) -> None:

@@ -38,6 +38,7 @@ from .compare import compare as compare  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402
 from .compile import compile_model as compile_model  # noqa: E402
 from .data import CohortData as CohortData  # noqa: E402
+from .data import CountData as CountData  # noqa: E402
 from .discover import Budget as Budget  # noqa: E402
 from .discover import Discovery as Discovery  # noqa: E402
 from .discover import discover as discover  # noqa: E402

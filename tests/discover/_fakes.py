@@ -16,7 +16,7 @@ from cohortode.propose._feedback import model_from_equations
 CALLS = {"screen": 0, "nuts": 0}
 
 
-def fake_screen(model, data, *, settings, seed):
+def fake_screen(model, data, *, settings, seed, init=None):
     CALLS["screen"] += 1
     h = model.structure_hash
     n = len(model.parameters)
@@ -27,7 +27,7 @@ def fake_screen(model, data, *, settings, seed):
                         n_parameters=n, misfit=[("conc", 1.0, "too low", -3.0)])
 
 
-def fake_nuts(model, data, *, settings, seed):
+def fake_nuts(model, data, *, settings, seed, init=None):
     import arviz as az
 
     CALLS["nuts"] += 1
@@ -35,8 +35,26 @@ def fake_nuts(model, data, *, settings, seed):
     rng = np.random.default_rng(int(h[:8], 16))
     n = len(model.parameters)
     y = rng.normal(-1.0 - 0.1 * n, 0.05, size=(1, 60, 20))
-    return FinalResult(h, "fitted", idata=az.from_dict(posterior={"a": rng.normal(size=(1, 60))},
-                                                       log_likelihood={"y": y}))
+    # stands in for a Fit: an InferenceData (saved as posterior.nc, compared by fake_compare)
+    return FinalResult(h, "fitted", fit=az.from_dict(posterior={"a": rng.normal(size=(1, 60))},
+                                                     log_likelihood={"y": y}))
+
+
+def fake_compare(fits, log_priors=None, *, seed=0):
+    """``arviz.compare`` (stacking) on the fake fits' InferenceData; no ensemble."""
+    import warnings
+
+    import arviz as az
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if len(fits) == 1:
+            return pd.DataFrame([{"rank": 0, "name": next(iter(fits)), "weight_stacking": 1.0}]), None
+        table = az.compare(dict(fits), ic="loo", method="stacking")
+    table = table.rename(columns={"weight": "weight_stacking"}).rename_axis("name").reset_index()
+    table = table.sort_values(["weight_stacking", "name"], ascending=[False, True]).reset_index(drop=True)
+    return table[["rank", "name", "elpd_loo", "weight_stacking"]], None
 
 
 class ScriptedLLM(Proposer):
@@ -76,3 +94,4 @@ def patch(monkeypatch):
 
     monkeypatch.setattr(_screen, "screen_structure", fake_screen)
     monkeypatch.setattr(_finalize, "nuts_structure", fake_nuts)
+    monkeypatch.setattr(_finalize, "compare_final", fake_compare)

@@ -34,6 +34,8 @@ def test_discover_theophylline_tiny_budget(theophylline, tmp_path):
     assert table["name"].iloc[0] == scored.sort_values("elpd_loo")["structure_hash"].iloc[-1]
     assert result.timings["screen"] > 0 and result.timings["nuts"] > 0
     assert result.stopped == "rounds"
+    assert result.ensemble is not None and [m.weight for m in result.ensemble.members] == pytest.approx([1.0])
+    assert (tmp_path / "run" / "structures" / table["name"].iloc[0] / "fit").is_dir()
 
 
 def test_exploding_structure_is_a_result_not_a_crash(theophylline):

@@ -86,13 +86,14 @@ _KILLED_RUN = textwrap.dedent("""
     from cohortode.propose._benchmark_problems import benchmark_problem
     from discover.test_loop import BUDGET
 
-    def dying(model, data, *, settings, seed):
+    def dying(model, data, *, settings, seed, init=None):
         if _fakes.CALLS["screen"] == 4:
             os.kill(os.getpid(), signal.SIGKILL)
         return _fakes.fake_screen(model, data, settings=settings, seed=seed)
 
     _screen.screen_structure = dying
     _finalize.nuts_structure = _fakes.fake_nuts
+    _finalize.compare_final = _fakes.fake_compare
     problem = benchmark_problem("theophylline").problem
     llm = _fakes.ScriptedLLM([[_fakes.ONECOMP, _fakes.GARBAGE], [_fakes.ZERO_ORDER]])
     discover(problem.data, problem, llm=llm, budget=BUDGET, seed=3, run_dir={run!r}, executor=SerialExecutor(),

@@ -52,7 +52,8 @@ def test_nested_children_never_end_worse_than_their_parent():
     for choice, off in children.items():
         model = lib.build(bp.problem, choice)
         problem = BayesianProblem.build(co.AggregateLikelihood(model, data))
-        child = co.fit(model, data, "map", engine=ENGINE, screening=True, init=[_neutral(problem, parent.diagnostics["max_likelihood_values"], off)])
+        start = _neutral(problem, parent.diagnostics["max_likelihood_values"], off)
+        child = co.fit(model, data, "map", engine=ENGINE, screening=True, init=[start])
         assert child.map.starts[0].label == "init 0"
         child_m2ll = -2 * child.diagnostics["max_log_likelihood"]
         assert child_m2ll <= parent_m2ll + NESTED_TOLERANCE_M2LL, (choice, child_m2ll, parent_m2ll)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import arviz as az
-import jax
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
@@ -30,7 +29,7 @@ TABLE_COLUMNS = ("rank", "name", "equations", "n_parameters", "elpd_loo", "se", 
 """Columns of :attr:`Comparison.table`, in order."""
 
 MAX_REFITS = 10
-"""Default cap on exact refits per structure; beyond it the PSIS values are kept and a warning says so."""
+"""Default cap on exact refits per structure (worst rows first); the other bad rows keep their PSIS values."""
 
 
 @dataclass
@@ -104,8 +103,8 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
     refit
         Refit rows above the threshold (NUTS warm-started from the full posterior, or Laplace).
     max_refits
-        At most this many refits per structure; with more bad rows the PSIS values are kept and a
-        :class:`~cohortode.DiagnosticsWarning` says so.
+        At most this many refits per structure, the rows with the highest k first; the other rows above the
+        threshold keep their PSIS values and a :class:`~cohortode.DiagnosticsWarning` names them.
     marginal_likelihood
         Estimate the log marginal likelihoods (bridge sampling from NUTS draws, importance sampling for Laplace
         fits) and the posterior model probabilities; ``False`` leaves them NaN.
@@ -133,18 +132,21 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
         loo = f.loo(warn=False)
         threshold = float(loo.good_k) if pareto_k_threshold is None else float(pareto_k_threshold)
         thresholds.append(threshold)
-        bad = [int(r) for r in np.flatnonzero(np.asarray(loo.pareto_k) > threshold)]
+        k = np.asarray(loo.pareto_k)
+        bad = [int(r) for r in np.argsort(-k, kind="stable") if k[r] > threshold]  # worst first
         n_high[name] = len(bad)
         refitted[name] = []
         if refit and bad:
+            chosen = sorted(bad[:max_refits])
             if len(bad) > max_refits:
                 warnings.warn(f"{name}: {len(bad)} rows have Pareto k above {threshold:.2f}, more than "
-                              f"max_refits={max_refits}; their PSIS-LOO terms are kept (unreliable)",
-                              DiagnosticsWarning, stacklevel=2)
-            else:
-                exact = {row: exact_loo_term(f, row, seed=seed + 1000 * i + row) for row in bad}
+                              f"max_refits={max_refits}; the {max_refits} worst are refitted, the PSIS-LOO terms of "
+                              f"rows {sorted(bad[max_refits:])} are kept (unreliable)", DiagnosticsWarning,
+                              stacklevel=2)
+            if chosen:
+                exact = {row: exact_loo_term(f, row, seed=seed + 1000 * i + row) for row in chosen}
                 loo = _with_exact_terms(loo, exact, threshold)
-                refitted[name] = bad
+                refitted[name] = chosen
         loos[name] = loo
         marginals[name] = _marginal(f, seed) if marginal_likelihood else MarginalLikelihood(np.nan, np.nan, "none")
     table = _table(named, loos, refitted, n_high, marginals, structure_log_prior, seed)
@@ -190,10 +192,9 @@ def _with_exact_terms(loo: az.ELPDData, exact: dict[int, float], threshold: floa
 def _marginal(f: Fit, seed: int) -> MarginalLikelihood:
     problem = f.problem
     names = problem.site_names
-    batch = jax.jit(jax.vmap(problem.log_density))
 
     def log_density(z):
-        return np.asarray(batch(np.asarray(z, float)))
+        return np.asarray(problem.batch_log_density(np.asarray(z, float)))
     z = problem.unconstrain_draws({k: f._draws[k] for k in names})  # (chain, draw, site)
     if f.method == "nuts":
         return bridge_sampling(log_density, z, seed=seed)

@@ -22,12 +22,12 @@ class Discovery:
     problem
         The :class:`~cohortode.propose.Problem` that was explained.
     ensemble
-        The ensemble of the NUTS-fitted structures (stacking weights), or ``None`` until the ``Ensemble`` of the
-        comparison stage is available; the weights are in :meth:`table`.
+        The :class:`~cohortode.Ensemble` of the NUTS-fitted structures with stacking weights (``None`` when no
+        structure was fitted).
     models
         Structure hash -> :class:`~cohortode.ODEModel` of every structure screened.
     posteriors
-        Structure hash -> ``InferenceData`` of the NUTS fits.
+        Structure hash -> :class:`~cohortode.Fit` (NUTS) of the fitted structures.
     llm_log
         One record per language-model call: round, statistics, and each response with its validation outcome.
     timings
@@ -55,8 +55,8 @@ class Discovery:
         self.ensemble = ensemble
 
     def table(self) -> pd.DataFrame:
-        """The comparison of the NUTS-fitted structures, best first: ``name`` (structure hash), ``equations``,
-        ``elpd_loo``, ``se``, ``p_loo``, ``elpd_diff``, ``weight_stacking`` and the screening score."""
+        """The comparison of the NUTS-fitted structures (:attr:`cohortode.Comparison.table`, ``name`` the structure
+        hash), highest stacking weight first, with the screening score ``screen_elpd``."""
         return self._table.copy()
 
     def candidates(self) -> pd.DataFrame:

@@ -1,8 +1,7 @@
-"""Full NUTS fits of the screening survivors and their comparison.
+"""Full NUTS fits of the screening survivors, their comparison (:func:`cohortode.compare`) and the ensemble.
 
-The adapter to :func:`cohortode.fit` (NUTS) and to the comparison: until ``Fit`` pickles and ``cohortode.compare``
-exists, a worker returns the fit's ``InferenceData`` and the comparison is ``arviz.compare(method="stacking")`` on
-them. Switching to the saved ``Fit`` objects and ``cohortode.compare`` touches this module only.
+The only module of the loop that calls :func:`cohortode.fit` for NUTS and :func:`cohortode.compare`. A worker
+returns the :class:`~cohortode.Fit` itself (it pickles); the run directory keeps it with :meth:`Fit.save`.
 """
 
 from __future__ import annotations
@@ -29,8 +28,8 @@ class FinalResult:
         ``"fitted"`` or ``"failed"``.
     reason
         Why it failed.
-    idata
-        The fit's ``arviz.InferenceData`` (posterior, pointwise log-likelihood, posterior predictive), or ``None``.
+    fit
+        The :class:`~cohortode.Fit`, or ``None``.
     diagnostics
         The fit's diagnostics dict (R-hat, ESS, divergences).
     seconds
@@ -40,13 +39,17 @@ class FinalResult:
     structure_hash: str
     status: str
     reason: str = ""
-    idata: Any = None
+    fit: Any = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
 
-def nuts_structure(model: Any, data: Any, *, settings: Any, seed: int) -> FinalResult:
-    """NUTS fit of one structure (chains one after another in this process); never raises for a numerical failure."""
+def nuts_structure(model: Any, data: Any, *, settings: Any, seed: int,
+                   init: dict[str, float] | None = None) -> FinalResult:
+    """NUTS fit of one structure (chains one after another in this process); never raises for a numerical failure.
+
+    ``init`` (the screening optimum) is an extra MAP start.
+    """
     start = time.perf_counter()
     import cohortode
 
@@ -56,55 +59,47 @@ def nuts_structure(model: Any, data: Any, *, settings: Any, seed: int) -> FinalR
             fit = cohortode.fit(model, data, method="nuts", engine=settings.engine, error=settings.error,
                                 num_warmup=settings.num_warmup, num_samples=settings.num_samples,
                                 num_chains=settings.num_chains, n_starts=settings.screen_starts, seed=seed,
-                                workers=1, warn=False)
+                                workers=1, warn=False, init=[dict(init)] if init else ())
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result
-        return FinalResult(model.structure_hash, "failed", reason=f"{type(exc).__name__}: {exc}",
-                           seconds=time.perf_counter() - start)
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        return FinalResult(model.structure_hash, "failed", reason=reason, seconds=time.perf_counter() - start)
     diag = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-            for k, v in fit.diagnostics.items()}
-    return FinalResult(model.structure_hash, "fitted", idata=fit.idata, diagnostics=diag,
+            for k, v in fit.diagnostics.items() if isinstance(v, (int, float, str, bool))}
+    return FinalResult(model.structure_hash, "fitted", fit=fit, diagnostics=diag,
                        seconds=time.perf_counter() - start)
 
 
-def compare_final(idatas: dict[str, Any], log_priors: dict[str, float] | None = None) -> pd.DataFrame:
-    """Comparison table of NUTS fits: PSIS-LOO elpd and stacking weights (``arviz.compare``).
+def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = None, *,
+                  seed: int = 0) -> tuple[pd.DataFrame, Any]:
+    """Compare the NUTS fits and weigh them.
 
     Parameters
     ----------
-    idatas
-        Name -> ``InferenceData``.
+    fits
+        Structure hash -> :class:`~cohortode.Fit`.
     log_priors
-        Unused until ``cohortode.compare`` takes a structure prior; kept so callers need not change.
+        Structure hash -> log prior of the structure (a language model's plausibility score), or ``None``.
+    seed
+        Seed of the comparison.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per structure, best first: ``name``, ``rank``, ``elpd_loo``, ``se``, ``p_loo``, ``elpd_diff``,
-        ``weight_stacking``, ``warning``.
+    (pandas.DataFrame, Ensemble or None)
+        :attr:`cohortode.Comparison.table` (best first; ``name`` is the structure hash) and the stacking-weighted
+        :class:`~cohortode.Ensemble`.
     """
-    import arviz as az
+    import cohortode
 
-    if not idatas:
-        return pd.DataFrame(columns=["name", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "weight_stacking"])
-    if len(idatas) == 1:
-        name, idata = next(iter(idatas.items()))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loo = az.loo(idata)
-        return pd.DataFrame([{"name": name, "rank": 0, "elpd_loo": float(loo.elpd_loo), "se": float(loo.se),
-                              "p_loo": float(loo.p_loo), "elpd_diff": 0.0, "weight_stacking": 1.0,
-                              "warning": bool(loo.warning)}])
+    if not fits:
+        return pd.DataFrame(columns=["rank", "name", "elpd_loo", "weight_stacking"]), None
+    priors = None
+    if log_priors is not None and all(log_priors.get(h) is not None for h in fits):
+        priors = {h: float(log_priors[h]) for h in fits}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = az.compare(dict(idatas), ic="loo", method="stacking")
-    table = table.rename(columns={"elpd_loo": "elpd_loo", "weight": "weight_stacking"})
-    table.index.name = "name"
-    table = table.reset_index()
-    keep = [c for c in ("name", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "weight_stacking", "warning")
-            if c in table.columns]
-    table = table[keep].copy()
-    table["elpd_loo"] = table["elpd_loo"].astype(float)
-    table = table.sort_values(["weight_stacking", "elpd_loo", "name"], ascending=[False, False, True],
-                              kind="mergesort").reset_index(drop=True)
-    table["rank"] = range(len(table))
-    return table
+        comparison = cohortode.compare(dict(fits), structure_log_prior=priors, refit=False,
+                                       marginal_likelihood=False, seed=seed)
+        ensemble = comparison.to_ensemble("stacking")
+    table = comparison.table.sort_values(["weight_stacking", "elpd_loo", "name"], ascending=[False, False, True],
+                                         kind="mergesort").reset_index(drop=True)
+    return table, ensemble

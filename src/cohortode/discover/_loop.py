@@ -88,6 +88,7 @@ class _Loop:
         self.cached_rounds: dict[int, list[dict[str, Any]]] = {}
         self.cached_screens: dict[str, ScreenResult] = {}
         self.cached_final: set[str] = set()
+        self.ensemble: Any = None
         if run is not None:
             for e in run.events("proposed"):
                 self.cached_rounds[int(e["round"])] = e["candidates"]
@@ -263,12 +264,13 @@ class _Loop:
         t0 = time.perf_counter()
         tasks = []
         for h in hashes:
-            idata = self.run.read_idata(h) if self.run is not None and h in self.cached_final else None
-            if idata is not None:
-                posteriors[h] = idata
+            saved = self.run.read_fit(h) if self.run is not None and h in self.cached_final else None
+            if saved is not None:
+                posteriors[h] = saved
             else:
                 tasks.append((h, _finalize.nuts_structure, dict(model=self.models[h], data=self.problem.data,
-                                                                 settings=self.fit_settings, seed=self.seed)))
+                                                                 settings=self.fit_settings, seed=self.seed,
+                                                                 init=self.screens[h].map_values or None)))
         done = len(posteriors)
         self.progress.update("NUTS for the best structures", done, len(hashes), self._best_text())
 
@@ -279,9 +281,9 @@ class _Loop:
             except Exception as exc:  # noqa: BLE001
                 result = _finalize.FinalResult(h, "failed", reason=f"worker failed: {type(exc).__name__}: {exc}")
             if result.status == "fitted":
-                posteriors[h] = result.idata
+                posteriors[h] = result.fit
                 if self.run is not None:
-                    self.run.write_idata(h, result.idata)
+                    self.run.write_fit(h, result.fit)
             else:
                 log.warning("NUTS fit of structure %s failed: %s", h, result.reason)
             self._emit("fitted" if result.status == "fitted" else "fit_failed", structure_hash=h,
@@ -293,9 +295,11 @@ class _Loop:
         self.timings["nuts"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         ordered = {h: posteriors[h] for h in hashes if h in posteriors}
-        table = _finalize.compare_final(ordered)
+        log_priors = {r["structure_hash"]: r.get("log_prior") for r in self.records if r["structure_hash"] in ordered}
+        table, self.ensemble = _finalize.compare_final(ordered, log_priors, seed=self.seed)
         if not table.empty:
-            table.insert(1, "equations", ["; ".join(self.models[h].equations()) for h in table["name"]])
+            if "equations" not in table.columns:
+                table.insert(1, "equations", ["; ".join(self.models[h].equations()) for h in table["name"]])
             table["screen_elpd"] = [self.screens[h].elpd_loo for h in table["name"]]
         self.timings["comparison"] += time.perf_counter() - t0
         for r in self.records:
@@ -391,6 +395,6 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
     loop.timings["total"] = time.perf_counter() - loop.start
     loop._emit("finished", timings=loop.timings, table=table.to_dict(orient="records"))
     return Discovery(problem, loop.records, table, loop.models, posteriors, loop.llm_log, loop.timings, stopped,
-                     run.path if run is not None else None)
+                     run.path if run is not None else None, ensemble=loop.ensemble)
 
 

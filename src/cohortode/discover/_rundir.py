@@ -8,7 +8,7 @@ Layout::
       structures/<hash>/
         model.toml           the structure
         screen.json          its screening result
-        posterior.nc         its NUTS fit (InferenceData, netCDF)
+        fit/                 its NUTS fit (cohortode.Fit.save)
 
 A run killed at any point leaves a readable directory: a half-written last line of ``events.jsonl`` is ignored on
 reading, and a structure's files are written before the event that names them.
@@ -125,19 +125,26 @@ class RunDirectory:
         os.replace(tmp, path)
         return path
 
-    def write_idata(self, structure_hash: str, idata: Any) -> Path:
-        """Save a NUTS fit's InferenceData as ``posterior.nc``."""
-        path = self.folder(structure_hash) / "posterior.nc"
-        tmp = path.with_name("posterior.tmp.nc")
-        idata.to_netcdf(str(tmp))
-        os.replace(tmp, path)
-        return path
+    def write_fit(self, structure_hash: str, fit: Any) -> Path:
+        """Save a NUTS fit in ``fit/`` (:meth:`cohortode.Fit.save`; any other result with ``to_netcdf`` as
+        ``posterior.nc``)."""
+        folder = self.folder(structure_hash)
+        if hasattr(fit, "save"):
+            return fit.save(folder / "fit")
+        tmp = folder / "posterior.tmp.nc"
+        fit.to_netcdf(str(tmp))
+        os.replace(tmp, folder / "posterior.nc")
+        return folder / "posterior.nc"
 
-    def read_idata(self, structure_hash: str) -> Any:
-        """A saved NUTS fit's InferenceData, or ``None``."""
-        path = self.path / "structures" / structure_hash / "posterior.nc"
-        if not path.exists():
-            return None
-        import arviz as az
+    def read_fit(self, structure_hash: str) -> Any:
+        """A saved NUTS fit (``cohortode.Fit``, or the InferenceData of ``posterior.nc``), or ``None``."""
+        folder = self.path / "structures" / structure_hash
+        if (folder / "fit").exists():
+            from ..infer import Fit
 
-        return az.from_netcdf(str(path)).load() if hasattr(az.InferenceData, "load") else az.from_netcdf(str(path))
+            return Fit.load(folder / "fit")
+        if (folder / "posterior.nc").exists():
+            import arviz as az
+
+            return az.from_netcdf(str(folder / "posterior.nc"))
+        return None

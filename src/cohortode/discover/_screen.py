@@ -117,7 +117,21 @@ def _rejected(h: str, reason: str, start: float) -> ScreenResult:
     return ScreenResult(h, "rejected", reason=reason, seconds=time.perf_counter() - start)
 
 
-def screen_structure(model: Any, data: Any, *, settings: Any, seed: int) -> ScreenResult:
+def _fit_parameters() -> set[str]:
+    import inspect
+
+    from ..infer import fit
+
+    return set(inspect.signature(fit).parameters)
+
+
+_FIT_PARAMETERS = _fit_parameters()
+_FIT_ACCEPTS_SCREENING = "screening" in _FIT_PARAMETERS
+_FIT_ACCEPTS_INIT = "init" in _FIT_PARAMETERS
+
+
+def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
+                     init: dict[str, float] | None = None) -> ScreenResult:
     """Screen one structure (see the module documentation); never raises for a numerical failure.
 
     Parameters
@@ -130,6 +144,9 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int) -> Scre
         A :class:`~cohortode.discover.FitSettings`.
     seed
         Seed of the MAP starts and the Laplace draws.
+    init
+        Constrained site values of an extra MAP start (a mutated child starts at its parent's optimum); used when
+        :func:`cohortode.fit` accepts ``init``.
     """
     start = time.perf_counter()
     h = model.structure_hash
@@ -137,17 +154,25 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int) -> Scre
 
     import cohortode
 
+    extra: dict[str, Any] = {}
+    if _FIT_ACCEPTS_SCREENING:
+        extra["screening"] = True  # the fast path of fit for screening, where it exists
+    if init and _FIT_ACCEPTS_INIT:
+        extra["init"] = [dict(init)]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = cohortode.fit(model, data, method="laplace", engine=settings.engine, error=settings.error,
                                 n_starts=settings.screen_starts, laplace_draws_n=settings.screen_draws, seed=seed,
-                                warn=False)
+                                warn=False, **extra)
             loo = fit.loo(warn=False)
     except FloatingPointError as exc:
         return _rejected(h, f"no finite posterior density at any MAP start (exploding or NaN solutions): {exc}",
                          start)
     except Exception as exc:  # noqa: BLE001 - every failure of a candidate is a result, not a crash
+        reason = getattr(exc, "reason", None)  # cohortode.FitError says precisely what failed
+        if reason:
+            return _rejected(h, f"screening failed: {reason}", start)
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" (in {last.name})" if last is not None else ""
         return _rejected(h, f"screening failed{where}: {type(exc).__name__}: {exc}", start)

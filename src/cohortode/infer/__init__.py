@@ -1,8 +1,9 @@
-"""Inference: MAP, Laplace and NUTS fits of a structure to aggregate data."""
+"""Inference: MAP, Laplace and NUTS fits of a structure to aggregate data or to counts of one population."""
 
 from ._diagnostics import GOOD_RHAT as GOOD_RHAT
 from ._diagnostics import MIN_ESS_PER_CHAIN as MIN_ESS_PER_CHAIN
 from ._diagnostics import diagnose as diagnose
+from ._count_fit import CountFit as CountFit
 from ._fit import Fit as Fit
 from ._fit import fit as fit
 from ._settings import FitSettings as FitSettings

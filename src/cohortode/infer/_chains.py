@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..likelihood import CountLikelihood
 from ._problem import BayesianProblem
 
 __all__ = ["NutsSettings", "ChainResult", "run_chains", "default_workers"]
@@ -114,8 +115,11 @@ def _worker(payload: dict) -> ChainResult:
     """Run one chain in a worker process: rebuild the problem from its pieces and sample."""
     from ..likelihood import AggregateLikelihood
 
-    lik = AggregateLikelihood(payload["model"], payload["data"], engine=payload["engine"], error=payload["error"],
-                              solver=payload["solver"], options=payload["options"])
+    if payload.get("likelihood") == "count":
+        lik = CountLikelihood(payload["model"], payload["data"], solver=payload["solver"], options=payload["options"])
+    else:
+        lik = AggregateLikelihood(payload["model"], payload["data"], engine=payload["engine"],
+                                  error=payload["error"], solver=payload["solver"], options=payload["options"])
     problem = BayesianProblem(lik, payload["priors"])
     if np.shape(payload["init"]) != (problem.dimension,):
         raise ValueError(f"initial point of shape {np.shape(payload['init'])}; the problem has {problem.dimension} "
@@ -161,7 +165,9 @@ def run_chains(problem: BayesianProblem, settings: NutsSettings, init: np.ndarra
     if workers <= 1:
         return _run_in_process(problem, settings, init, seed, num_chains, progress)
     lik = problem.likelihood
-    base = {"model": lik.model, "data": lik.data, "engine": lik.engine, "error": lik.error,
+    kind = "count" if isinstance(lik, CountLikelihood) else "aggregate"
+    base = {"model": lik.model, "data": lik.data, "engine": getattr(lik, "engine", None),
+            "error": getattr(lik, "error", None), "likelihood": kind,
             "solver": lik.compiled.solver, "options": lik.compiled.options, "priors": dict(problem.priors),
             "settings": settings}
     keys = [np.asarray(k) for k in _chain_keys(seed, num_chains)]

@@ -17,7 +17,8 @@ import pandas as pd
 from .._config import release_compiled_code_if_needed
 from .._errors import DiagnosticsWarning
 from ..compile import SolverOptions
-from ..likelihood import AggregateLikelihood, MomentEngine, row_loglik
+from ..data import CountData
+from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._chains import NutsSettings, run_chains
@@ -60,7 +61,7 @@ class Fit:
     diagnostics_table
         Per-parameter R-hat and ESS (NUTS only; empty otherwise).
     solver
-        The ODE path used (``"tsit5"``, ``"kvaerno5"`` or ``"linear"``).
+        The ODE path used (``"tsit5"``, ``"kvaerno5"``, ``"linear"``, or ``"rk4"`` for a screening fit).
     seconds
         Wall time.
     screening
@@ -332,9 +333,7 @@ def _choose_solver(problem: BayesianProblem, values: dict[str, float]) -> Bayesi
             stiff = True
     if not stiff:
         return problem
-    new = AggregateLikelihood(lik.model, lik.data, engine=lik.engine, error=lik.error, solver="kvaerno5",
-                              options=lik.compiled.options)
-    return BayesianProblem(new, problem.priors)
+    return BayesianProblem(lik.with_solver("kvaerno5"), problem.priors)
 
 
 def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentEngine = "sigma",
@@ -344,14 +343,17 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         n_starts: int = 8, seed: int = 0, workers: int | None = None, progress: bool = False,
         warn: bool = True, screening: bool = False, init: Sequence[Mapping[str, float]] = (),
         until_converged: bool = False, target_ess: float = 400.0, max_samples: int = 4000) -> Fit:
-    """Fit an ODE structure to aggregate cohort data.
+    """Fit an ODE structure to aggregate cohort data, or to counts of one population.
 
     Parameters
     ----------
     model
         The structure (:class:`~cohortode.ODEModel`).
     data
-        The cohort table (:class:`~cohortode.CohortData`).
+        The cohort table (:class:`~cohortode.CohortData`), or a count table (:class:`~cohortode.CountData`): then
+        the model's parameters are population-level, each observable has its observation model (binomial, Poisson,
+        negative binomial), ``engine`` and ``error`` are not used, and the result is a
+        :class:`~cohortode.infer.CountFit`.
     method
         ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
         ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains started at the MAP, run in worker processes
@@ -429,11 +431,18 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
     hessian, facts = None, None
     if screening:
+        if isinstance(data, CountData):
+            raise ValueError("screening=True is not available for count data yet; use screening=False")
         result, hessian, facts = screen(model, data, engine=engine, error=error, priors=priors, n_starts=n_starts,
                                         seed=seed, init=init, hessian=method == "laplace")
         problem = result.problem
     else:
-        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=solver_options)
+        if isinstance(data, CountData):
+            lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver,
+                                                                         options=solver_options)
+        else:
+            lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver,
+                                      options=solver_options)
         problem = BayesianProblem.build(lik, priors)
         result = find_map(problem, n_starts=n_starts, seed=seed, init=init)
         chosen = _choose_solver(problem, result.values)
@@ -464,6 +473,10 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
             diag["ok"] = False
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
                                 f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
+    if isinstance(problem.likelihood, CountLikelihood):
+        from ._count_fit import CountFit  # the subclass imports this module
+        return CountFit(problem, settings, draws, result, diag, table, time.perf_counter() - start,
+                        diverging=diverging, warn=warn)
     return Fit(problem, settings, draws, result, diag, table, time.perf_counter() - start, diverging=diverging,
                warn=warn)
 

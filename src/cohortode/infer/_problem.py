@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions.transforms import biject_to
 
-from ..likelihood import AggregateLikelihood
+from ..data import CountData
+from ..likelihood import AggregateLikelihood, CountLikelihood
 from ..spec import DEFAULT_IIV_PRIOR, DataScales, Prior, resolve_priors
 from ..spec._default_priors import DEFAULT_PROPORTIONAL_PRIOR
 
@@ -24,16 +25,18 @@ class BayesianProblem:
     Attributes
     ----------
     likelihood
-        The aggregate likelihood.
+        The aggregate likelihood (mean/SD/n tables) or the count likelihood (counts of one population).
     priors
-        Prior of every sampled site (typical values, ``omega_*``, ``sigma_*``).
+        Prior of every sampled site (typical values, ``omega_*``, ``sigma_*``; for counts, observation-model sites
+        such as ``overdispersion_<observable>`` and reporting fractions ``reporting_<observable>``).
     """
 
-    likelihood: AggregateLikelihood
+    likelihood: AggregateLikelihood | CountLikelihood
     priors: dict[str, Prior] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, likelihood: AggregateLikelihood, priors: dict[str, Prior] | None = None) -> BayesianProblem:
+    def build(cls, likelihood: AggregateLikelihood | CountLikelihood,
+              priors: dict[str, Prior] | None = None) -> BayesianProblem:
         """Resolve default priors (scaled to the data) and apply overrides given in ``priors``."""
         model, data = likelihood.model, likelihood.data
         scales = DataScales.from_data(data, model)
@@ -42,9 +45,12 @@ class BayesianProblem:
             p = model.parameter(name)
             if p.iiv_estimated:
                 out[f"omega_{name}"] = p.iiv if isinstance(p.iiv, Prior) else DEFAULT_IIV_PRIOR
-        yscale = max(scales.observable_scale.values(), default=1.0)
-        for s in likelihood.error.parameter_names:
-            out[s] = Prior.halfnormal(0.1 * yscale) if s == "sigma_add" else DEFAULT_PROPORTIONAL_PRIOR
+        if isinstance(likelihood, CountLikelihood):
+            out.update(likelihood.observation_priors())
+        else:
+            yscale = max(scales.observable_scale.values(), default=1.0)
+            for s in likelihood.error.parameter_names:
+                out[s] = Prior.halfnormal(0.1 * yscale) if s == "sigma_add" else DEFAULT_PROPORTIONAL_PRIOR
         if priors:
             unknown = [k for k in priors if k not in out]
             if unknown:
@@ -86,6 +92,11 @@ class BayesianProblem:
         loglik = self.likelihood(values)
         return total + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik)
 
+    @cached_property
+    def batch_log_density(self):
+        """:meth:`log_density` of a batch of points ``(n, sites) -> (n,)``, compiled once per problem."""
+        return jax.jit(jax.vmap(self.log_density))
+
     def constrain(self, z) -> dict[str, jax.Array]:
         """Site values of an unconstrained vector (works on a batch along the first axes: ``z[..., i]``)."""
         _, transforms = self._transforms
@@ -111,5 +122,8 @@ class BayesianProblem:
 
 def rebuild_problem(model, data, *, engine, error, solver: str, options, priors: dict[str, Prior]) -> BayesianProblem:
     """The problem of a fit from its picklable pieces (the compiled model is rebuilt, or taken from the cache)."""
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
+    if isinstance(data, CountData):
+        lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver, options=options)
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
     return BayesianProblem(lik, dict(priors))

@@ -14,32 +14,18 @@ log-likelihood of a row is the sum of the two terms; rows are kept apart (pointw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
-from .._errors import CohortDataError, ModelSpecError
-from ..compile import CompiledModel, DoseEvent, DoseSchedule, SolverOptions, compile_model
+from ..compile import CompiledModel, SolverOptions, compile_model
 from ..spec import ODEModel
+from ._layout import CohortLayout, cohort_layout
 from ._residual import ErrorKind, ResidualError
 from .moments import MomentEngine, Moments, get_engine
 
 __all__ = ["AggregateLikelihood", "CohortLayout"]
-
-
-@dataclass(frozen=True)
-class CohortLayout:
-    """Static layout of one cohort: doses, covariates, observation times and the rows they feed."""
-
-    name: str
-    schedule: DoseSchedule
-    covariates: tuple[float, ...]
-    times: tuple[float, ...]
-    rows: np.ndarray          # indices into the data rows
-    time_index: np.ndarray    # per row, index into ``times``
-    obs_index: np.ndarray     # per row, index into the model's observables
 
 
 class AggregateLikelihood:
@@ -94,32 +80,12 @@ class AggregateLikelihood:
 
     # ------------------------------------------------------------------------------------------------ layout
     def _layout(self, cohort: str) -> CohortLayout:
-        data, model = self.data, self.model
-        obs = data.observations
-        mask = (obs["cohort"] == cohort).to_numpy()
-        rows = np.flatnonzero(mask)
-        times = tuple(sorted(set(obs["time"].to_numpy(dtype=float)[rows].tolist())))
-        t_index = np.array([times.index(t) for t in obs["time"].to_numpy(dtype=float)[rows]], dtype=int)
-        names = list(model.observable_names)
-        o_index = np.array([names.index(o) for o in obs["observable"].to_numpy()[rows]], dtype=int)
-        events = []
-        if len(data.dosing):
-            dose = data.dosing[data.dosing["cohort"] == cohort]
-            for _, r in dose.iterrows():
-                events.append(DoseEvent(float(r["time"]), model.states.index(str(r["target"])),
-                                        float(r["amount"]), float(r["duration"])))
-        cov = []
-        for c in model.covariates:
-            table = data.covariates
-            if c not in table.columns:
-                raise ModelSpecError(f"model covariate {c!r} is not in the cohort table's covariates "
-                                     f"({', '.join(map(str, table.columns)) or 'none'}); add it to covariates.csv")
-            value = float(table.loc[cohort, c])
-            if not np.isfinite(value):
-                raise CohortDataError(f"covariate {c!r} has no value for cohort {cohort!r}", file=data.source,
-                                      column=c)
-            cov.append(value)
-        return CohortLayout(cohort, DoseSchedule(tuple(events)), tuple(cov), times, rows, t_index, o_index)
+        return cohort_layout(self.model, self.data, cohort)
+
+    def with_solver(self, solver: str) -> AggregateLikelihood:
+        """The same likelihood solved with ``solver``."""
+        return AggregateLikelihood(self.model, self.data, engine=self.engine, error=self.error, solver=solver,
+                                   options=self.compiled.options)
 
     # ------------------------------------------------------------------------------------------------ pieces
     def unpack(self, values: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray, dict[str, jnp.ndarray]]:

@@ -1,0 +1,124 @@
+""":class:`CountFit`: a fit to counts of one population (outputs on the count scale)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..likelihood import CountLikelihood
+from ._fit import Fit
+
+__all__ = ["CountFit"]
+
+
+class CountFit(Fit):
+    """The result of :func:`~cohortode.fit` on a :class:`~cohortode.CountData`.
+
+    As :class:`Fit`, except that ``idata`` holds ``log_likelihood`` ``y`` (one entry per data row),
+    ``posterior_predictive`` ``count`` (a replicated observed count per row) and ``observed_data`` ``count``, and
+    :meth:`predict` returns counts.
+    """
+
+    likelihood: CountLikelihood
+
+    def _inference_data(self, seed: int) -> az.InferenceData:
+        lik = self.likelihood
+        chains, draws = next(iter(self._draws.values())).shape
+        flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
+
+        def quantities(values):
+            mu = lik.row_expected(values)
+            return lik.pointwise_from_expected(values, mu), mu
+
+        pointwise, mu = (np.asarray(a) for a in jax.jit(jax.vmap(quantities))(flat))
+        replicated = self._replicate(mu, {k: np.asarray(v) for k, v in flat.items()}, np.random.default_rng(seed))
+        shape = (chains, draws, lik.n_rows)
+        return az.from_dict(
+            posterior={k: v for k, v in self._draws.items()},
+            log_likelihood={"y": pointwise.reshape(shape)},
+            posterior_predictive={"count": replicated.reshape(shape)},
+            observed_data={"count": np.asarray(lik.k)},
+            coords={"row": np.arange(lik.n_rows)},
+            dims={"y": ["row"], "count": ["row"]},
+        )
+
+    def _replicate(self, mu: np.ndarray, flat: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """A replicated observed count per draw and row, given the expected counts ``mu`` (draws, rows)."""
+        lik = self.likelihood
+        population = np.asarray(lik.population)
+        out = np.full(mu.shape, np.nan)
+        for noise in lik.noise:
+            r = noise.rows
+            params = {p: flat[site][:, None] for p, site in noise.sites.items()}
+            out[:, r] = noise.model.sample(rng, population[r], mu[:, r], params)
+        return out
+
+    def predict(self, times: Sequence[float] | None = None, cohort: str | None = None, *, level: float = 0.9,
+                max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Expected and observed counts at ``times``, with credible and predictive bands.
+
+        Parameters
+        ----------
+        times
+            Prediction times (default: 50 points from 0 to the cohort's last observation).
+        cohort
+            One cohort (default: all).
+        level
+            Probability of the bands.
+        max_draws
+            Posterior draws used (a random subset of this size).
+        seed
+            Seed of the subset and of the replicated counts.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cohort, observed observable and time: ``population`` (of the observable's last data row in
+            the cohort; NaN without one), ``fraction`` with ``fraction_lower``/``fraction_upper`` (posterior median
+            and band of the model's expected fraction; NaN without a population), ``expected`` with
+            ``expected_lower``/``expected_upper`` (expected observed count, reporting fraction included), and
+            ``observed_lower``/``observed_upper`` (predictive interval of an observed count).
+        """
+        lik = self.likelihood
+        layouts = [lay for lay in lik.layouts if cohort is None or lay.name == cohort]
+        if not layouts:
+            raise ValueError(f"unknown cohort {cohort!r}; cohorts are {[lay.name for lay in lik.layouts]}")
+        flat_np = self._flat_draws(max_draws, seed)
+        flat = {k: jnp.asarray(v) for k, v in flat_np.items()}
+        rng = np.random.default_rng(seed)
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        obs = self.data.observations
+        names = list(self.model.observable_names)
+        frames = []
+        for layout in layouts:
+            ts = tuple(float(t) for t in (np.linspace(0, max(layout.times), 50) if times is None else times))
+            ts = tuple(sorted(set(ts)))
+            pred = np.asarray(jax.jit(jax.vmap(lambda v, lay=layout, ts=ts: lik.expected(v, lay, ts)))(flat))
+            for noise in lik.noise:
+                mine = obs.iloc[noise.rows]
+                mine = mine[mine["cohort"] == layout.name]
+                if not len(mine):
+                    continue
+                population = float(mine["population"].iloc[-1])
+                f = pred[:, :, names.index(noise.observable)]
+                if np.isfinite(population):
+                    f = np.where(np.abs(f - np.clip(f, 0, 1)) <= 1e-6, np.clip(f, 0, 1), f)
+                rho = flat_np[noise.reporting][:, None] if noise.reporting else 1.0
+                mu = rho * (population if np.isfinite(population) else 1.0) * f
+                params = {p: flat_np[site][:, None] for p, site in noise.sites.items()}
+                observed = noise.model.sample(rng, np.full(mu.shape[1], population), mu, params)
+                band = {"fraction": f if np.isfinite(population) else np.full_like(f, np.nan), "expected": mu}
+                frame = {"cohort": layout.name, "observable": noise.observable, "time": ts, "population": population}
+                for key, x in band.items():
+                    frame[key] = np.nanmedian(x, axis=0) if np.isfinite(x).any() else np.nan
+                    frame[f"{key}_lower"] = np.nanquantile(x, lo, axis=0) if np.isfinite(x).any() else np.nan
+                    frame[f"{key}_upper"] = np.nanquantile(x, hi, axis=0) if np.isfinite(x).any() else np.nan
+                frame["observed_lower"] = np.nanquantile(observed, lo, axis=0)
+                frame["observed_upper"] = np.nanquantile(observed, hi, axis=0)
+                frames.append(pd.DataFrame(frame))
+        return pd.concat(frames, ignore_index=True)
