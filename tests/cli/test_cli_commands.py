@@ -106,11 +106,11 @@ def test_fit_a_csv_cohort_save_then_compare_and_report(cohortode_cli, csv_cohort
                           "--starts", "2", "--save", str(saved)]) == 0
     assert "Posterior summary" in capsys.readouterr().out
     assert (saved / "model.toml").is_file()
-    assert cohortode_cli(["compare", str(saved), "--format", "csv"]) == 0
+    assert cohortode_cli(["compare", str(saved), "--no-refit", "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0].split(",")
     assert {"rank", "name", "elpd_loo", "se", "weight_stacking", "weight_pseudo_bma"} <= set(header)
     html = tmp_path / "saved.html"
-    assert cohortode_cli(["report", str(saved), "-o", str(html)]) == 0
+    assert cohortode_cli(["report", str(saved), "--no-refit", "-o", str(html)]) == 0
     assert 'id="vpc"' in html.read_text()
 
 
