@@ -106,11 +106,11 @@ def test_fit_a_csv_cohort_save_then_compare_and_report(cohortode_cli, csv_cohort
                           "--starts", "2", "--save", str(saved)]) == 0
     assert "Posterior summary" in capsys.readouterr().out
     assert (saved / "model.toml").is_file()
-    assert cohortode_cli(["compare", str(saved), "--format", "csv"]) == 0
+    assert cohortode_cli(["compare", str(saved), "--no-refit", "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0].split(",")
     assert {"rank", "name", "elpd_loo", "se", "weight_stacking", "weight_pseudo_bma"} <= set(header)
     html = tmp_path / "saved.html"
-    assert cohortode_cli(["report", str(saved), "-o", str(html)]) == 0
+    assert cohortode_cli(["report", str(saved), "--no-refit", "-o", str(html)]) == 0
     assert 'id="vpc"' in html.read_text()
 
 
@@ -153,3 +153,16 @@ def test_usage_error_exits_2(cohortode_cli):
     with pytest.raises(SystemExit) as info:
         cohortode_cli(["fit", "--no-such-option"])
     assert info.value.code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_discover_tiny_budget_motifs_only(cohortode_cli, tmp_path, capsys):
+    """A real discovery through the command line (motif library only, one round, tiny NUTS, in this process)."""
+    run = tmp_path / "run"
+    assert cohortode_cli(["discover", "theophylline", "--no-llm", "--domain", "pk", "--budget",
+                          "rounds=1,candidates_per_round=2,top_k=1,max_final=1,elpd_margin=0", "--warmup", "60",
+                          "--samples", "60", "--chains", "2", "--workers", "1", "--run-dir", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "| name |" in out and "elpd_loo" in out and "weight_stacking" in out
+    assert (run / "events.jsonl").is_file()

@@ -56,6 +56,8 @@ def compare(
     fmt: str = typer.Option("markdown", "--format", "-f", help="csv | markdown | html"),
     output: Path = typer.Option(None, "--output", "-o", help="write the table here instead of printing it"),
     seed: int = typer.Option(0, "--seed"),
+    refit: bool = typer.Option(True, "--refit/--no-refit", help="exact leave-one-out refits for high Pareto k "
+                                                                 "rows (when cohortode.compare provides them)"),
     starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
     draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
 ) -> int:
@@ -65,11 +67,12 @@ def compare(
 
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    options = {} if refit else {"refit": False}
     tables = []
     runs = list(runs or [])
     saved = [r for r in runs if is_saved_fit(r)]
     if saved:
-        tables.append(compare_fits(load_fits(saved), seed=seed))
+        tables.append(compare_fits(load_fits(saved), seed=seed, **options))
     for run in runs:
         if run not in saved:
             tables.append(_table_from_run(run).assign(run=str(run)))
@@ -77,7 +80,7 @@ def compare(
         if cohort is None:
             raise BadInput("--model files need --cohort.")
         fits = fit_models(load_data(cohort), model, method, seed, n_starts=starts, laplace_draws_n=draws)
-        tables.append(compare_fits(fits, seed=seed))
+        tables.append(compare_fits(fits, seed=seed, **options))
     if not tables:
         raise BadInput("give run directories, or --cohort with --model files.")
     table = pd.concat(tables, ignore_index=True)

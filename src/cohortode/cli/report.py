@@ -49,6 +49,7 @@ def report(
         fits = load_fits([run, *fit])
         data = next(iter(fits.values())).data
         path, _ = report_from_fits(data, fits, output or Path("report.html"), seed=seed, level=level,
+                                   compare_options=None if refit else {"refit": False},
                                    provenance={"command": "cohortode report", "fits": ", ".join(map(str, [run, *fit]))})
     elif run is not None:
         data = load_data(cohort) if cohort else None
