@@ -89,7 +89,8 @@ def test_count_fit_outputs(sir_nuts):
     np.testing.assert_allclose(sir_nuts.pointwise_loglik(first), idata.log_likelihood["y"].values[0, :5])
     again = pickle.loads(pickle.dumps(sir_nuts))
     assert isinstance(again, co.infer.CountFit)
-    np.testing.assert_allclose(again.predict(TIMES[:3])["expected"], pred["expected"][:3])
+    # the same draws and the same solver; the saved times differ, so the adaptive steps may differ slightly
+    np.testing.assert_allclose(again.predict(TIMES[:3])["expected"], pred["expected"][:3], rtol=1e-4)
 
 
 @pytest.mark.slow
