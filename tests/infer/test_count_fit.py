@@ -85,9 +85,12 @@ def test_count_fit_outputs(sir_nuts):
     assert inside.mean() >= 0.8, f"only {inside.mean():.0%} of the counts inside their 90% predictive interval"
     loo = sir_nuts.loo(warn=False)
     assert np.isfinite(loo.elpd_loo) and np.asarray(loo.pareto_k).shape == (n_rows,)
+    first = {k: v[0, :5] for k, v in sir_nuts._draws.items()}  # what cohortode.compare's exact refits call
+    np.testing.assert_allclose(sir_nuts.pointwise_loglik(first), idata.log_likelihood["y"].values[0, :5])
     again = pickle.loads(pickle.dumps(sir_nuts))
     assert isinstance(again, co.infer.CountFit)
-    np.testing.assert_allclose(again.predict(TIMES[:3])["expected"], pred["expected"][:3])
+    # the same draws and the same solver; the saved times differ, so the adaptive steps may differ slightly
+    np.testing.assert_allclose(again.predict(TIMES[:3])["expected"], pred["expected"][:3], rtol=1e-4)
 
 
 @pytest.mark.slow

@@ -30,12 +30,7 @@ class CountFit(Fit):
         lik = self.likelihood
         chains, draws = next(iter(self._draws.values())).shape
         flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
-
-        def quantities(values):
-            mu = lik.row_expected(values)
-            return lik.pointwise_from_expected(values, mu), mu
-
-        pointwise, mu = (np.asarray(a) for a in jax.jit(jax.vmap(quantities))(flat))
+        pointwise, mu = (np.asarray(a) for a in self._row_function()(flat))
         replicated = self._replicate(mu, {k: np.asarray(v) for k, v in flat.items()}, np.random.default_rng(seed))
         shape = (chains, draws, lik.n_rows)
         return az.from_dict(
@@ -46,6 +41,13 @@ class CountFit(Fit):
             coords={"row": np.arange(lik.n_rows)},
             dims={"y": ["row"], "count": ["row"]},
         )
+
+    def _row_quantities(self, values):
+        """Pointwise log-likelihood and expected observed count of every row (one pass; used by
+        :meth:`pointwise_loglik` and the exact-refit fallback of :func:`cohortode.compare`)."""
+        lik = self.likelihood
+        mu = lik.row_expected(values)
+        return lik.pointwise_from_expected(values, mu), mu
 
     def _replicate(self, mu: np.ndarray, flat: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
         """A replicated observed count per draw and row, given the expected counts ``mu`` (draws, rows)."""

@@ -352,8 +352,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     data
         The cohort table (:class:`~cohortode.CohortData`), or a count table (:class:`~cohortode.CountData`): then
         the model's parameters are population-level, each observable has its observation model (binomial, Poisson,
-        negative binomial), ``engine`` and ``error`` are not used, and the result is a
-        :class:`~cohortode.infer.CountFit`.
+        negative binomial), ``engine`` and ``error`` are not used, ``screening`` is not available yet, and the
+        result is a :class:`~cohortode.infer.CountFit` (``save``/``load`` not supported yet; pickling works).
     method
         ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
         ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains started at the MAP, run in worker processes
