@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/cohortode demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
