@@ -136,7 +136,7 @@ def test_propose_input_errors(cohortode_cli, capsys):
     assert "choose one of" in err and "--states" in err
 
 
-@pytest.mark.parametrize("command", [["demo", "-k", "1"], ["propose", "--problem", "theophylline", "-k", "1"]])
+@pytest.mark.parametrize("command", [["demo", "--rounds", "1", "--candidates", "1"], ["propose", "--problem", "theophylline", "-k", "1"]])
 def test_unreachable_language_model_is_a_failed_run(cohortode_cli, command, tmp_path, capsys):
     missing = str(tmp_path / "no-model.gguf")
     assert cohortode_cli([*command, "--llm", missing]) == 1

@@ -42,6 +42,7 @@ def demo(
     import cohortode
 
     from ..discover import Budget, FitSettings, SerialExecutor
+    from ..propose import resolve_backend
     from ..report._discovery import report_from_discovery
 
     data = cohortode.load_cohort("theophylline")
@@ -52,7 +53,8 @@ def demo(
     settings = FitSettings(num_warmup=warmup, num_samples=samples, num_chains=chains)
     executor = SerialExecutor() if workers == 1 else None
     t0 = time.perf_counter()
-    disc = cohortode.discover(data, context=data.description, domain="pk", llm=llm, budget=budget,
+    backend = resolve_backend(llm)  # loaded once, here: a model that cannot be loaded fails the demo at once
+    disc = cohortode.discover(data, context=data.description, domain="pk", llm=backend, budget=budget,
                               fit_settings=settings, seed=seed, run_dir=run_dir, executor=executor, progress=True)
     typer.echo(f"\nDiscovery finished in {time.perf_counter() - t0:.0f} s ({disc.stopped}).")
     tried = disc.candidates()
@@ -66,6 +68,6 @@ def demo(
     typer.echo("\nEnsemble prediction of the cohort mean and SD (90% credible bands):")
     typer.echo(disc.ensemble.predict(list(DEMO_TIMES)).round(3).to_string(index=False))
     path = report_from_discovery(disc, data, run_dir / "report.html",
-                                 provenance={"command": "cohortode demo", "seed": seed, "llm": llm or "embedded"})
+                                 provenance={"command": "cohortode demo", "seed": seed, "llm": backend.name})
     typer.echo(f"\nreport: {path}")
     return 0
