@@ -121,7 +121,7 @@ def test_rk4_grid_matches_the_adaptive_solver():
     np.testing.assert_allclose(np.asarray(mu_grid), np.asarray(mu_exact), rtol=1e-4)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # NUTS through Tsit5 on a Michaelis-Menten posterior: over 20 min on 2 cores (see the session note)
 def test_screening_laplace_intervals_contain_exact_nuts_medians():
     """One-compartment Michaelis-Menten cohort (12 subjects, 320 mg oral). NUTS with the exact solver (Tsit5 at the
     default tolerances), kept cheap: 2 chains x 300 warm-up + 300 draws in this process (one compilation); the
