@@ -38,17 +38,24 @@ def backend(embedded_backend):
 
 
 @pytest.mark.timeout(300)
-def test_theophylline_equations_mostly_valid_and_diverse(backend):
+def test_theophylline_equations_parse_and_rejections_have_reasons(backend):
+    """Free equations from the 135M model: the grammar makes them parse, and validation sorts them.
+
+    Since the plausibility checks (mass balance of flows in PK compartment models), most of this model's free
+    equations for theophylline are rejected: it writes a flow into a peripheral compartment without the matching
+    outflow from the central one (1 of 16 samples plausible at seed 0; 15 of 16 valid before the check). The
+    mechanism level, which composes library blocks, is not affected; bigger models write balanced flows.
+    """
     problem = benchmark_problem("theophylline").problem
     proposer = LLMProposer(backend, level="expression", samples_per_call=16, repair=False, score_prior=False,
                            fallback=False)
     cands = proposer.propose(problem, k=16, seed=0)
     stats = proposer.last_stats
     assert stats["samples"] == 16
-    assert stats["valid_samples"] >= 0.9 * 16, (stats, [(c.raw_text, c.reason) for c in cands])
+    assert stats["parsed"] >= 0.75 * 16, (stats, [(c.raw_text, c.reason) for c in cands])
+    assert all(c.reason for c in cands if c.status == "rejected")
     valid = [c for c in cands if c.status == "valid"]
-    assert len({c.structure_hash for c in valid}) >= 5, [c.raw_text for c in valid]
-    assert all(c.source == "llm-expression" and c.model is not None for c in valid)
+    assert valid and all(c.source == "llm-expression" and c.model is not None for c in valid)
 
 
 @pytest.mark.timeout(300)
