@@ -150,7 +150,6 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
     """
     start = time.perf_counter()
     h = model.structure_hash
-    import jax.numpy as jnp
 
     import cohortode
 
@@ -181,8 +180,7 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
         return _rejected(h, "PSIS-LOO on the Laplace draws is not finite (solutions NaN or exploding at "
                             "posterior draws)", start)
     lik = fit.likelihood
-    values = {k: jnp.asarray(v) for k, v in fit.map.values.items()}
-    pointwise, mu, var = (np.asarray(a) for a in fit._row_quantities(values))
+    pointwise, mu, var = fit.map_rows()
     n_rows = int(lik.n_rows)
     k = len(fit.map.values)
     loglik = float(np.sum(pointwise))

@@ -71,7 +71,8 @@ class Fit:
 
     def __init__(self, problem: BayesianProblem, settings: FitSettings, draws: dict[str, np.ndarray],
                  map_result: MapResult, diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, *,
-                 diverging: np.ndarray | None = None, warn: bool = True, idata: az.InferenceData | None = None):
+                 diverging: np.ndarray | None = None, warn: bool = True, idata: az.InferenceData | None = None,
+                 rows: dict[str, tuple[np.ndarray, ...]] | None = None):
         self.settings = settings
         self.map = map_result
         self.diagnostics = diagnostics
@@ -81,6 +82,7 @@ class Fit:
         self._diverging = diverging  # (chain, draw) for NUTS
         self._warn = warn
         self._idata = idata
+        self._rows = rows  # per-row (pointwise, mu, var) of the draws and the MAP, when the fit computed them
         self._row_fn = None
         self._attach(problem)
 
@@ -132,7 +134,7 @@ class Fit:
                 "map": {"values": self.map.values, "unconstrained": self.map.unconstrained,
                         "log_density": self.map.log_density, "all_log_densities": self.map.all_log_densities},
                 "diagnostics": self.diagnostics, "diagnostics_table": self.diagnostics_table,
-                "seconds": self.seconds, "warn": self._warn, "idata": self._idata}
+                "seconds": self.seconds, "warn": self._warn, "idata": self._idata, "rows": self._rows}
 
     def __setstate__(self, state: dict) -> None:
         problem = rebuild_problem(state["model"], state["data"], engine=state["engine"], error=state["error"],
@@ -146,6 +148,7 @@ class Fit:
         self._diverging = state["diverging"]
         self._warn = state["warn"]
         self._idata = state["idata"]
+        self._rows = state.get("rows")
         self._row_fn = None
         self._attach(problem)
 
@@ -189,8 +192,11 @@ class Fit:
     def _inference_data(self, seed: int) -> az.InferenceData:
         lik = self.likelihood
         chains, draws = next(iter(self._draws.values())).shape
-        flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
-        pointwise, mu, var = (np.asarray(a) for a in self._row_function()(flat))
+        if self._rows is not None:
+            pointwise, mu, var = self._rows["draws"]
+        else:
+            flat = {k: jnp.asarray(v.reshape(-1)) for k, v in self._draws.items()}
+            pointwise, mu, var = (np.asarray(a) for a in self._row_function()(flat))
         n = np.asarray(lik.n)
         rng = np.random.default_rng(seed)
         mean_rep = mu + np.sqrt(np.maximum(var, 0) / n) * rng.standard_normal(mu.shape)
@@ -204,7 +210,7 @@ class Fit:
             extra["sample_stats"] = {"diverging": np.asarray(self._diverging, dtype=bool)}
         return az.from_dict(
             **extra,
-            posterior={k: v for k, v in self._draws.items()},
+            posterior={k: np.asarray(v) for k, v in self._draws.items()},
             log_likelihood={"y": np.asarray(pointwise).reshape(*shape, -1)},
             posterior_predictive={"mean": mean_rep.reshape(*shape, -1), "sd": sd_rep.reshape(*shape, -1)},
             observed_data={"mean": obs["mean"].to_numpy(float), "sd": obs["sd"].to_numpy(float)},
@@ -217,6 +223,13 @@ class Fit:
         if getattr(self, "_row_fn", None) is None:
             self._row_fn = jax.jit(jax.vmap(self._row_quantities))
         return self._row_fn
+
+    def map_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row ``(pointwise log-likelihood, predicted mean, total variance)`` at the MAP."""
+        if self._rows is not None:
+            return self._rows["map"]
+        values = {k: jnp.full((1,), v) for k, v in self.map.values.items()}
+        return tuple(np.asarray(a)[0] for a in self._row_function()(values))
 
     def _row_quantities(self, values):
         """Pointwise log-likelihood, predicted mean and total variance of every row (one pass)."""
@@ -433,8 +446,9 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     if screening:
         if isinstance(data, CountData):
             raise ValueError("screening=True is not available for count data yet; use screening=False")
-        result, hessian, facts = screen(model, data, engine=engine, error=error, priors=priors, n_starts=n_starts,
-                                        seed=seed, init=init, hessian=method == "laplace")
+        result, hessian, facts, row_function = screen(model, data, engine=engine, error=error, priors=priors,
+                                                      n_starts=n_starts, seed=seed, init=init,
+                                                      hessian=method == "laplace")
         problem = result.problem
     else:
         if isinstance(data, CountData):
@@ -473,12 +487,17 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
             diag["ok"] = False
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
                                 f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
+    rows = None
+    if facts is not None:  # the screening objective gives the rows; no program is compiled for them
+        flat = {k: v.reshape(-1) for k, v in draws.items()}
+        z_draws = result.unconstrained[None, :] if method == "map" else problem.unconstrain_draws(flat)
+        rows = {"draws": row_function(z_draws), "map": row_function(result.unconstrained)}
     if isinstance(problem.likelihood, CountLikelihood):
         from ._count_fit import CountFit  # the subclass imports this module
         return CountFit(problem, settings, draws, result, diag, table, time.perf_counter() - start,
                         diverging=diverging, warn=warn)
     return Fit(problem, settings, draws, result, diag, table, time.perf_counter() - start, diverging=diverging,
-               warn=warn)
+               warn=warn, rows=rows)
 
 
 def sample_nuts(problem: BayesianProblem, settings: FitSettings, init: np.ndarray, *, workers: int | None = None,

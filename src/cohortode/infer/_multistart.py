@@ -98,24 +98,32 @@ class MultiStartResult:
     optimise_seconds: float
 
 
-def compiled_objective(problem: BayesianProblem):
+def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
     """Compile ``z -> (-log density, its gradient, log-likelihood, its gradient)``; returns it and the seconds taken.
 
     Forward mode: one primal and ``dimension`` tangents, batched. With few parameters and an ODE solve inside it is
     cheaper than reverse mode (no adjoint solve or stored trajectory). The log-likelihood's gradient comes with the
     same tangents, so maximising the likelihood needs no second compilation.
+
+    With ``rows`` (aggregate likelihoods only) the function also returns the per-row ``(pointwise, mu, var)`` of
+    :meth:`BayesianProblem.log_density_and_rows`, so that the pointwise log-likelihood of Laplace draws (for
+    PSIS-LOO) and the fitted means need no program of their own: compiling one costs as much as the optimisation.
     """
     basis = jnp.eye(problem.dimension)
 
-    def pieces(z):
-        values = problem.constrain(z)
-        loglik = problem.likelihood(values)
-        return -problem.log_density(z), loglik
+    if rows:
+        def pieces(z):
+            log_density, loglik, per_row = problem.log_density_and_rows(z)
+            return -log_density, loglik, per_row
+    else:
+        def pieces(z):
+            log_density, loglik = problem.log_density_and_likelihood(z)
+            return -log_density, loglik, ()
 
     def objective(z):
-        (value, loglik), (tangents, loglik_tangents) = jax.vmap(lambda v: jax.jvp(pieces, (z,), (v,)),
-                                                                out_axes=((None, None), 0))(basis)
-        return value, tangents, loglik, loglik_tangents
+        (value, loglik, per_row), (tangents, loglik_tangents, _) = jax.vmap(
+            lambda v: jax.jvp(pieces, (z,), (v,)), out_axes=((None, None, None), 0))(basis)
+        return (value, tangents, loglik, loglik_tangents, *per_row)
 
     start = time.perf_counter()
     compiled = jax.jit(objective).lower(jnp.zeros(problem.dimension)).compile()

@@ -42,7 +42,7 @@ from ._multistart import MAX_RESTARTS, RESTART_GRADIENT_NORM, compiled_objective
 from ._optimize import MapResult, find_map
 from ._problem import BayesianProblem
 
-__all__ = ["ScreeningFacts", "screen", "finite_difference_hessian", "SCREENING_GRID_STEPS", "MAX_GRID_STEPS",
+__all__ = ["ScreeningFacts", "RowFunction", "screen", "finite_difference_hessian", "SCREENING_GRID_STEPS", "MAX_GRID_STEPS",
            "GRID_TOLERANCE_M2LL", "HESSIAN_STEP", "maximise_likelihood", "SCREENING_AGREEMENT", "SCREENING_FTOL"]
 
 SCREENING_GRID_STEPS = 64
@@ -95,6 +95,21 @@ class ScreeningFacts:
     def as_dict(self) -> dict:
         """Plain dict (for diagnostics and logs)."""
         return dict(self.__dict__)
+
+
+class RowFunction:
+    """Per-row ``(pointwise log-likelihood, predicted mean, total variance)`` at unconstrained points, evaluated
+    one point at a time through a compiled screening objective (built with ``rows=True``)."""
+
+    def __init__(self, objective) -> None:
+        self.objective = objective
+
+    def __call__(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = np.asarray(z, dtype=float)
+        if z.ndim == 1:
+            return tuple(np.asarray(a) for a in self.objective(jnp.asarray(z))[4:7])
+        outs = [self.objective(jnp.asarray(zi))[4:7] for zi in z]
+        return tuple(np.stack([np.asarray(o[j]) for o in outs]) for j in range(3))
 
 
 def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProblem:
@@ -155,7 +170,7 @@ def maximise_likelihood(objective, starts: Sequence[np.ndarray], maxiter: int = 
 def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error: ErrorKind = "combined",
            priors: dict[str, Prior] | None = None, n_starts: int = 8, seed: int = 0,
            init: Sequence[Mapping[str, float]] = (), hessian: bool = False,
-           grid_steps: int = SCREENING_GRID_STEPS) -> tuple[MapResult, np.ndarray | None, ScreeningFacts]:
+           grid_steps: int = SCREENING_GRID_STEPS) -> tuple[MapResult, np.ndarray | None, ScreeningFacts, RowFunction]:
     """Screening MAP of one structure (see the module docstring).
 
     Returns
@@ -166,6 +181,9 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         Hessian of the negative log density at the MAP when ``hessian`` is true, else ``None``.
     facts
         How it was computed.
+    rows
+        ``z -> (pointwise, mu, var)`` per data row at unconstrained points ``z`` (shape ``(sites,)`` or
+        ``(draws, sites)``), on the final grid, through the objective already compiled (no further compilation).
 
     Raises
     ------
@@ -176,7 +194,7 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     solver = "linear" if linear else "rk4"
     steps = 0 if linear else grid_steps
     problem = _problem(model, data, engine, error, priors, solver, max(steps, 1))
-    objective, compile_s = compiled_objective(problem)
+    objective, compile_s = compiled_objective(problem, rows=True)
     result = find_map(problem, n_starts=n_starts, seed=seed, init=init, objective=objective,
                       agreement=SCREENING_AGREEMENT, ftol=SCREENING_FTOL)
     optimise_s, evaluations, check_s = result.optimise_seconds, result.evaluations, 0.0
@@ -194,7 +212,7 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
             break
         # refine: the finer grid becomes the grid, started from the coarse optimum only
         steps, problem = 2 * steps, fine
-        objective, refine_compile = compiled_objective(problem)
+        objective, refine_compile = compiled_objective(problem, rows=True)
         compile_s += refine_compile
         result = find_map(problem, n_starts=0, seed=seed, init=[result.values], objective=objective,
                           ftol=SCREENING_FTOL)
@@ -216,4 +234,4 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         evaluations += 2 * problem.dimension
     facts = ScreeningFacts(solver, steps, float(error_m2ll), bool(ok), compile_s, optimise_s, check_s, evaluations,
                            float(ml_loglik), ml_values)
-    return result, hess, facts
+    return result, hess, facts, RowFunction(objective)
