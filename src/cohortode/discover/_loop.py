@@ -22,6 +22,7 @@ from . import _finalize, _screen
 from ._discovery import Discovery
 from ._executor import default_executor, run_tasks
 from ._feedback import build_feedback
+from ._parent_start import parent_starts
 from ._progress import Progress
 from ._rundir import RunDirectory
 from ._screen import ScreenResult
@@ -61,7 +62,7 @@ def _record(cand: Candidate, round_: int) -> dict[str, Any]:
             "equations": "; ".join(model.equations()) if model is not None else "",
             "raw_text": cand.raw_text[:2000], "n_parameters": len(model.parameters) if model is not None else None,
             "log_prior": cand.log_prior, "status": cand.status, "reason": cand.reason, "screened": False,
-            "mechanism": list(cand.mechanism), "description": cand.description,
+            "mechanism": list(cand.mechanism), "description": cand.description, "parent": cand.parent,
             "toml": model.to_toml() if model is not None else None}
 
 
@@ -170,21 +171,37 @@ class _Loop:
         return out
 
     # -------------------------------------------------------------------------------------------- screen
+    def _init(self, record: dict[str, Any]) -> list[dict[str, float]] | None:
+        """MAP starts of a mutation from its scored parent's optimum (its MAP and its maximum-likelihood point)."""
+        parent = record.get("parent") or ""
+        screen = self.screens.get(parent)
+        if not parent or screen is None or not screen.scored or parent not in self.models:
+            return None
+        h = record["structure_hash"]
+        points = [screen.map_values, screen.max_likelihood_values]
+        starts = parent_starts(self.models[h], self.models[parent], [p for p in points if p], self.problem.data)
+        return starts or None
+
     def _screen(self, round_: int, records: list[dict[str, Any]]) -> None:
         todo: list[str] = []
+        inits: dict[str, list[dict[str, float]] | None] = {}
         for r in records:
             if r["status"] == "valid":
                 h = r["structure_hash"]
                 self.models.setdefault(h, ODEModel.from_toml(r["toml"]))
                 todo.append(h)
+                inits[h] = self._init(r)
         t0 = time.perf_counter()
         tasks = []
         for h in todo:
             if h in self.cached_screens:
                 self.screens[h] = self.cached_screens[h]
             elif self._time_left() > 0:
-                tasks.append((h, _screen.screen_structure, dict(model=self.models[h], data=self.problem.data,
-                                                                 settings=self.fit_settings, seed=self.seed)))
+                kwargs = dict(model=self.models[h], data=self.problem.data, settings=self.fit_settings,
+                              seed=self.seed)
+                if inits.get(h):
+                    kwargs["init"] = inits[h]
+                tasks.append((h, _screen.screen_structure, kwargs))
         done = len(todo) - len(tasks)
         self.progress.update(f"round {round_ + 1}: screening", done, len(todo), self._best_text())
 
@@ -212,7 +229,9 @@ class _Loop:
                 r["status"], r["reason"] = "not screened", "wall-time budget spent"
                 continue
             r.update(screened=True, status=s.status, reason=s.reason, elpd_loo=s.elpd_loo, elpd_se=s.elpd_se, bic=s.bic,
-                     unidentified=", ".join(s.unidentified))
+                     unidentified=", ".join(s.unidentified), at_bound=", ".join(f"{n} ({side})" for n, side, _ in
+                                                                                s.at_bound),
+                     started_from_parent=bool(inits.get(h)), best_start=s.best_start)
 
     # ------------------------------------------------------------------------------------------- rounds
     def rounds(self) -> str:
