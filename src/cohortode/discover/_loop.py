@@ -17,6 +17,7 @@ import pandas as pd
 from .._errors import CandidateRejected, CohortodeError
 from ..propose import Candidate, MotifProposer, Problem, Proposer, validate_model
 from ..propose._infer_problem import infer_problem
+from ..propose._population import resolve_population_size
 from ..spec import ODEModel
 from . import _finalize, _screen
 from ._discovery import Discovery
@@ -153,6 +154,10 @@ class _Loop:
         for cand in _interleave(groups):
             if cand.is_valid:
                 try:
+                    model, note = resolve_population_size(cand.model, self.problem)
+                    if note:
+                        log.info("round %d: %s", round_, note)
+                        cand = replace(cand, model=model, description=model.description)
                     validate_model(cand.model, self.problem)
                 except CandidateRejected as exc:
                     cand = replace(cand, status="rejected", reason=exc.reason)
