@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from ..propose._population import resolve_population_size
 from ..spec import ODEModel
 from . import _finalize, _screen
 from ._discovery import Discovery
-from ._executor import default_executor, run_tasks
+from ._executor import TaskTimeout, default_executor, run_tasks
 from ._feedback import build_feedback
 from ._parent_start import parent_starts
 from ._progress import Progress
@@ -72,7 +72,7 @@ class _Loop:
 
     def __init__(self, problem: Problem, budget: Budget, fit_settings: FitSettings, seed: int,
                  proposers: list[tuple[str, Proposer]], run: RunDirectory | None, executor: Executor,
-                 progress: Progress):
+                 progress: Progress, restart: Callable[[], Executor] | None = None):
         self.problem = problem
         self.budget = budget
         self.fit_settings = fit_settings
@@ -80,6 +80,7 @@ class _Loop:
         self.proposers = proposers
         self.run = run
         self.executor = executor
+        self.restart = restart
         self.progress = progress
         self.records: list[dict[str, Any]] = []
         self.models: dict[str, ODEModel] = {}
@@ -214,6 +215,8 @@ class _Loop:
             nonlocal done
             try:
                 result = future.result()
+            except TaskTimeout as exc:
+                result = ScreenResult(h, "rejected", reason=str(exc))
             except Exception as exc:  # noqa: BLE001 - a lost worker is a rejection, not the end of the run
                 result = ScreenResult(h, "rejected", reason=f"worker failed: {type(exc).__name__}: {exc}")
             self.screens[h] = result
@@ -223,7 +226,8 @@ class _Loop:
             done += 1
             self.progress.update(f"round {round_ + 1}: screening", done, len(todo), self._best_text())
 
-        run_tasks(self.executor, tasks, finished)
+        self.executor = run_tasks(self.executor, tasks, finished, timeout=self.fit_settings.screen_timeout,
+                                  restart=self.restart)
         self.timings["screen"] += time.perf_counter() - t0
         for r in records:
             h = r["structure_hash"]
@@ -406,16 +410,18 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
             run.write_settings(settings)
     own = executor is None
     pool = default_executor() if own else executor
+    loop: _Loop | None = None
     try:
         with Progress(progress, budget.wall_time) as bar:
-            loop = _Loop(problem, budget, fit_settings, seed, proposers, run, pool, bar)
+            loop = _Loop(problem, budget, fit_settings, seed, proposers, run, pool, bar,
+                         restart=default_executor if own else None)
             stopped = loop.rounds()
             loop._emit("stopped", reason=stopped, seconds=time.perf_counter() - loop.start)
             log.info("search stopped: %s", stopped)
             table, posteriors = loop.final()
     finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own:  # the loop may have replaced the pool after a screening timeout
+            (loop.executor if loop is not None else pool).shutdown(wait=True, cancel_futures=True)
     loop.timings["total"] = time.perf_counter() - loop.start
     loop._emit("finished", timings=loop.timings, table=table.to_dict(orient="records"))
     return Discovery(problem, loop.records, table, loop.models, posteriors, loop.llm_log, loop.timings, stopped,
