@@ -279,5 +279,5 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
                         log_density=float(fit.map.log_density), n_parameters=k,
                         map_values={k: float(v) for k, v in fit.map.values.items()}, unidentified=unidentified,
                         at_bound=bounds, max_log_likelihood=max_loglik, max_likelihood_values=ml_values,
-                        starts=[r.label for r in reports], best_start=best_start, problems=problems, misfit=misfit, solver=str(fit.solver),
-                        seconds=time.perf_counter() - start)
+                        starts=[r.label for r in reports], best_start=best_start, problems=problems, misfit=misfit,
+                        solver=str(fit.solver), seconds=time.perf_counter() - start)

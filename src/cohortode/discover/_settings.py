@@ -109,7 +109,8 @@ class FitSettings:
         _check_int("num_samples", self.num_samples, 1)
         _check_int("num_chains", self.num_chains, 1)
         t = self.screen_timeout
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0)):
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))
+                              or not (math.isfinite(t) and t > 0)):
             raise ValueError(f"screen_timeout: expected a positive number of seconds or None, got {t!r}")
 
     def to_dict(self) -> dict[str, Any]:
