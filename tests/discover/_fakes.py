@@ -14,6 +14,8 @@ from cohortode.propose import Candidate, Proposer
 from cohortode.propose._feedback import model_from_equations
 
 CALLS = {"screen": 0, "nuts": 0}
+INITS: dict = {}
+"""Structure hash -> the ``init`` starts its last fake screen was given."""
 
 
 def fake_screen(model, data, *, settings, seed, init=None):
@@ -23,8 +25,11 @@ def fake_screen(model, data, *, settings, seed, init=None):
     if n > 5:
         return ScreenResult(h, "rejected", reason="fake: too slow to solve")
     offset = (int(h[:6], 16) % 1000) / 100.0
+    INITS[h] = init
     return ScreenResult(h, "scored", elpd_loo=-10.0 * n - offset, elpd_se=1.0, p_loo=float(n), bic=20.0 * n,
-                        n_parameters=n, misfit=[("conc", 1.0, "too low", -3.0)])
+                        n_parameters=n, misfit=[("conc", 1.0, "too low", -3.0)],
+                        map_values={p: 1.0 + 0.1 * i for i, p in enumerate(model.parameter_names)},
+                        at_bound=[(model.parameter_names[-1], "lower", 1e-6)] if n == 4 else [])
 
 
 def fake_nuts(model, data, *, settings, seed, init=None):

@@ -136,3 +136,20 @@ def test_states_the_library_cannot_map_are_reported_and_the_llm_carries_on(monke
     cands = result.candidates()
     assert ((cands["round"] == 0) & (cands["status"] == "scored")).sum() == 1  # the LLM's structure
     assert set(cands.loc[cands["round"] == 1, "source"]) <= {"mutation"}  # mutations of it carry on
+
+
+def test_undeclared_population_size_becomes_the_sum_of_the_states(monkeypatch):
+    from cohortode.propose import Problem
+
+    _fakes.patch(monkeypatch)
+    data = benchmark_problem("sir_outbreak").problem.data
+    problem = Problem.from_cohort(data, states=["S", "I", "R"], observables={"infected": "I"}, domain="epidemic",
+                                  initial={"S": "762", "I": "1"})
+    sir = "d(S)/dt = -b*S*I/N; d(I)/dt = b*S*I/N - g*I; d(R)/dt = g*I; infected = I; S(0) = 762; I(0) = 1"
+    result = discover(data, problem, llm=_fakes.ScriptedLLM([[sir]]), motifs=False,
+                      budget=Budget(rounds=1, candidates_per_round=1, top_k=1), seed=3, executor=SerialExecutor(),
+                      progress=False)
+    row = result.candidates().iloc[0]
+    assert row["status"] == "scored" and row["n_parameters"] == 2
+    assert "N" not in row["equations"] and "I + R + S" in row["equations"]
+    assert "population size the problem does not declare" in row["description"]

@@ -10,8 +10,11 @@ import pandas as pd
 __all__ = ["Discovery", "CANDIDATE_COLUMNS"]
 
 CANDIDATE_COLUMNS = ("round", "source", "structure_hash", "equations", "n_parameters", "log_prior", "elpd_loo",
-                     "elpd_se", "bic", "screened", "status", "reason", "unidentified", "final", "description")
-"""Columns of :meth:`Discovery.candidates`."""
+                     "elpd_se", "bic", "screened", "status", "reason", "unidentified", "at_bound", "parent",
+                     "started_from_parent", "final", "description")
+"""Columns of :meth:`Discovery.candidates`: ``unidentified`` and ``at_bound`` (``"Km (upper)"``) are what screening
+found about the parameters; ``parent`` is the structure hash a mutation was derived from, and
+``started_from_parent`` says whether its screening started from that parent's optimum."""
 
 
 class Discovery:

@@ -3,13 +3,21 @@ serial executor, or any :class:`concurrent.futures.Executor` the user passes (a 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-__all__ = ["SerialExecutor", "default_executor", "run_tasks", "worker_count"]
+__all__ = ["SerialExecutor", "TaskTimeout", "default_executor", "run_tasks", "worker_count"]
+
+log = logging.getLogger("cohortode.discover")
+
+
+class TaskTimeout(TimeoutError):
+    """A task ran past the time it was given (delivered through its future by :func:`run_tasks`)."""
 
 
 class SerialExecutor(Executor):
@@ -50,21 +58,88 @@ def default_executor(max_workers: int | None = None) -> Executor:
                                mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
 
 
+def _end_pool(executor: Executor) -> None:
+    """End a process pool now: kill its workers (a hung fit cannot be interrupted otherwise) and shut it down."""
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):  # already gone
+            pass
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed_out(seconds: float) -> Future:
+    future: Future = Future()
+    future.set_exception(TaskTimeout(f"timeout after {seconds:g} s"))
+    return future
+
+
 def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dict[str, Any]]],
-              on_done: Callable[[Any, Future], None]) -> None:
+              on_done: Callable[[Any, Future], None], *, timeout: float | None = None,
+              restart: Callable[[], Executor] | None = None) -> Executor:
     """Submit ``(key, fn, kwargs)`` tasks and call ``on_done(key, future)`` as each finishes.
 
     At most as many tasks are in flight as the executor has workers (all of them for an executor that does not say,
     such as a Dask client's), so that every result is recorded as soon as it exists, also with the
     :class:`SerialExecutor`.
+
+    Parameters
+    ----------
+    executor
+        Where the tasks run.
+    tasks
+        ``(key, fn, kwargs)``: ``fn(**kwargs)`` runs in the executor; ``key`` is passed back to ``on_done``.
+    on_done
+        Called in this process with each key and its finished future.
+    timeout
+        Seconds a task may take from its submission (a task in flight has a worker to itself). A task past it is
+        passed to ``on_done`` as a future holding :class:`TaskTimeout` ("timeout after X s"). Not enforced by the
+        :class:`SerialExecutor`, which runs each task to its end inside ``submit`` (a hung task hangs the caller).
+    restart
+        Makes a fresh executor of the same kind. With it, a timeout ends ``executor``'s worker processes (a hung
+        fit cannot be interrupted otherwise; ``executor`` must then be a
+        :class:`~concurrent.futures.ProcessPoolExecutor`), and the other tasks in flight start again on the new
+        executor. Without it, the late task keeps its worker until it ends, and its result is dropped.
+
+    Returns
+    -------
+    Executor
+        The executor in use at the end: ``executor``, or the last one ``restart`` made (the caller shuts it down).
     """
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout: expected a positive number of seconds or None, got {timeout!r}")
     window = 1 if isinstance(executor, SerialExecutor) else getattr(executor, "_max_workers", None) or len(tasks)
-    pending: dict[Future, Any] = {}
+    pending: dict[Future, tuple[Any, Callable[..., Any], dict[str, Any], float]] = {}
     queue = list(tasks)
     while queue or pending:
         while queue and len(pending) < max(1, window):
             key, fn, kwargs = queue.pop(0)
-            pending[executor.submit(fn, **kwargs)] = key
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            pending[executor.submit(fn, **kwargs)] = (key, fn, kwargs, time.monotonic())
+        wait_for = None
+        if timeout is not None:
+            first_deadline = min(started for *_, started in pending.values()) + timeout
+            wait_for = max(0.0, first_deadline - time.monotonic())
+        finished, _ = wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
         for future in [f for f in pending if f in finished]:
-            on_done(pending.pop(future), future)
+            on_done(pending.pop(future)[0], future)
+        if timeout is None:
+            continue
+        now = time.monotonic()
+        late = [f for f, (*_, started) in pending.items() if now - started >= timeout and not f.done()]
+        if not late:
+            continue
+        for future in late:
+            key = pending.pop(future)[0]
+            future.cancel()
+            log.warning("task %s ran past %g s and is abandoned", key, timeout)
+            on_done(key, _timed_out(timeout))
+        if restart is not None:
+            again = [(key, fn, kwargs) for key, fn, kwargs, _ in pending.values()]
+            log.warning("ending the worker processes (a timed-out fit cannot be interrupted otherwise); %d task(s) "
+                        "in flight start again", len(again))
+            _end_pool(executor)
+            executor = restart()
+            window = getattr(executor, "_max_workers", None) or window
+            pending.clear()
+            queue = again + queue
+    return executor

@@ -37,7 +37,8 @@ def build_feedback(records: Sequence[Mapping[str, Any]], screens: Mapping[str, S
         mechanism = next((tuple(r.get("mechanism") or ()) for r in records
                           if r.get("structure_hash") == s.structure_hash), ())
         best.append(ScoredStructure.from_model(model, s.elpd_loo, score_name="approximate elpd_loo",
-                                               diagnostics=s.diagnostics(), mechanism=mechanism))
+                                               diagnostics=s.diagnostics(), mechanism=mechanism,
+                                               structure_hash=s.structure_hash))
     tried = tuple(dict.fromkeys(r["structure_hash"] for r in records if r.get("structure_hash")))
     rejected = []
     for r in records:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -17,11 +17,13 @@ import pandas as pd
 from .._errors import CandidateRejected, CohortodeError
 from ..propose import Candidate, MotifProposer, Problem, Proposer, validate_model
 from ..propose._infer_problem import infer_problem
+from ..propose._population import resolve_population_size
 from ..spec import ODEModel
 from . import _finalize, _screen
 from ._discovery import Discovery
-from ._executor import default_executor, run_tasks
+from ._executor import TaskTimeout, default_executor, run_tasks
 from ._feedback import build_feedback
+from ._parent_start import parent_starts
 from ._progress import Progress
 from ._rundir import RunDirectory
 from ._screen import ScreenResult
@@ -61,7 +63,7 @@ def _record(cand: Candidate, round_: int) -> dict[str, Any]:
             "equations": "; ".join(model.equations()) if model is not None else "",
             "raw_text": cand.raw_text[:2000], "n_parameters": len(model.parameters) if model is not None else None,
             "log_prior": cand.log_prior, "status": cand.status, "reason": cand.reason, "screened": False,
-            "mechanism": list(cand.mechanism), "description": cand.description,
+            "mechanism": list(cand.mechanism), "description": cand.description, "parent": cand.parent,
             "toml": model.to_toml() if model is not None else None}
 
 
@@ -70,7 +72,7 @@ class _Loop:
 
     def __init__(self, problem: Problem, budget: Budget, fit_settings: FitSettings, seed: int,
                  proposers: list[tuple[str, Proposer]], run: RunDirectory | None, executor: Executor,
-                 progress: Progress):
+                 progress: Progress, restart: Callable[[], Executor] | None = None):
         self.problem = problem
         self.budget = budget
         self.fit_settings = fit_settings
@@ -78,6 +80,7 @@ class _Loop:
         self.proposers = proposers
         self.run = run
         self.executor = executor
+        self.restart = restart
         self.progress = progress
         self.records: list[dict[str, Any]] = []
         self.models: dict[str, ODEModel] = {}
@@ -152,6 +155,10 @@ class _Loop:
         for cand in _interleave(groups):
             if cand.is_valid:
                 try:
+                    model, note = resolve_population_size(cand.model, self.problem)
+                    if note:
+                        log.info("round %d: %s", round_, note)
+                        cand = replace(cand, model=model, description=model.description)
                     validate_model(cand.model, self.problem)
                 except CandidateRejected as exc:
                     cand = replace(cand, status="rejected", reason=exc.reason)
@@ -170,21 +177,37 @@ class _Loop:
         return out
 
     # -------------------------------------------------------------------------------------------- screen
+    def _init(self, record: dict[str, Any]) -> list[dict[str, float]] | None:
+        """MAP starts of a mutation from its scored parent's optimum (its MAP and its maximum-likelihood point)."""
+        parent = record.get("parent") or ""
+        screen = self.screens.get(parent)
+        if not parent or screen is None or not screen.scored or parent not in self.models:
+            return None
+        h = record["structure_hash"]
+        points = [screen.map_values, screen.max_likelihood_values]
+        starts = parent_starts(self.models[h], self.models[parent], [p for p in points if p], self.problem.data)
+        return starts or None
+
     def _screen(self, round_: int, records: list[dict[str, Any]]) -> None:
         todo: list[str] = []
+        inits: dict[str, list[dict[str, float]] | None] = {}
         for r in records:
             if r["status"] == "valid":
                 h = r["structure_hash"]
                 self.models.setdefault(h, ODEModel.from_toml(r["toml"]))
                 todo.append(h)
+                inits[h] = self._init(r)
         t0 = time.perf_counter()
         tasks = []
         for h in todo:
             if h in self.cached_screens:
                 self.screens[h] = self.cached_screens[h]
             elif self._time_left() > 0:
-                tasks.append((h, _screen.screen_structure, dict(model=self.models[h], data=self.problem.data,
-                                                                 settings=self.fit_settings, seed=self.seed)))
+                kwargs = dict(model=self.models[h], data=self.problem.data, settings=self.fit_settings,
+                              seed=self.seed)
+                if inits.get(h):
+                    kwargs["init"] = inits[h]
+                tasks.append((h, _screen.screen_structure, kwargs))
         done = len(todo) - len(tasks)
         self.progress.update(f"round {round_ + 1}: screening", done, len(todo), self._best_text())
 
@@ -192,6 +215,8 @@ class _Loop:
             nonlocal done
             try:
                 result = future.result()
+            except TaskTimeout as exc:
+                result = ScreenResult(h, "rejected", reason=str(exc))
             except Exception as exc:  # noqa: BLE001 - a lost worker is a rejection, not the end of the run
                 result = ScreenResult(h, "rejected", reason=f"worker failed: {type(exc).__name__}: {exc}")
             self.screens[h] = result
@@ -201,7 +226,8 @@ class _Loop:
             done += 1
             self.progress.update(f"round {round_ + 1}: screening", done, len(todo), self._best_text())
 
-        run_tasks(self.executor, tasks, finished)
+        self.executor = run_tasks(self.executor, tasks, finished, timeout=self.fit_settings.screen_timeout,
+                                  restart=self.restart)
         self.timings["screen"] += time.perf_counter() - t0
         for r in records:
             h = r["structure_hash"]
@@ -212,7 +238,9 @@ class _Loop:
                 r["status"], r["reason"] = "not screened", "wall-time budget spent"
                 continue
             r.update(screened=True, status=s.status, reason=s.reason, elpd_loo=s.elpd_loo, elpd_se=s.elpd_se, bic=s.bic,
-                     unidentified=", ".join(s.unidentified))
+                     unidentified=", ".join(s.unidentified), at_bound=", ".join(f"{n} ({side})" for n, side, _ in
+                                                                                s.at_bound),
+                     started_from_parent=bool(inits.get(h)), best_start=s.best_start)
 
     # ------------------------------------------------------------------------------------------- rounds
     def rounds(self) -> str:
@@ -382,16 +410,18 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
             run.write_settings(settings)
     own = executor is None
     pool = default_executor() if own else executor
+    loop: _Loop | None = None
     try:
         with Progress(progress, budget.wall_time) as bar:
-            loop = _Loop(problem, budget, fit_settings, seed, proposers, run, pool, bar)
+            loop = _Loop(problem, budget, fit_settings, seed, proposers, run, pool, bar,
+                         restart=default_executor if own else None)
             stopped = loop.rounds()
             loop._emit("stopped", reason=stopped, seconds=time.perf_counter() - loop.start)
             log.info("search stopped: %s", stopped)
             table, posteriors = loop.final()
     finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own:  # the loop may have replaced the pool after a screening timeout
+            (loop.executor if loop is not None else pool).shutdown(wait=True, cancel_futures=True)
     loop.timings["total"] = time.perf_counter() - loop.start
     loop._emit("finished", timings=loop.timings, table=table.to_dict(orient="records"))
     return Discovery(problem, loop.records, table, loop.models, posteriors, loop.llm_log, loop.timings, stopped,

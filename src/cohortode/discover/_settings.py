@@ -86,6 +86,11 @@ class FitSettings:
         that the pool is not oversubscribed.
     engine, error
         Moment engine and residual error model passed to :func:`cohortode.fit`.
+    screen_timeout
+        Seconds one structure's screening may take (``None``: no limit); a structure past it is rejected with the
+        reason "timeout after X s". The default process pool ends its worker processes to stop a hung fit and starts
+        the others again; another pool passed as ``executor`` keeps the hung worker busy until the fit ends (its result
+        is dropped); the in-process :class:`~cohortode.discover.SerialExecutor` cannot enforce it.
     """
 
     screen_starts: int = 4
@@ -95,6 +100,7 @@ class FitSettings:
     num_chains: int = 4
     engine: str = "sigma"
     error: str = "combined"
+    screen_timeout: float | None = 300.0
 
     def __post_init__(self) -> None:
         _check_int("screen_starts", self.screen_starts, 1)
@@ -102,6 +108,10 @@ class FitSettings:
         _check_int("num_warmup", self.num_warmup, 1)
         _check_int("num_samples", self.num_samples, 1)
         _check_int("num_chains", self.num_chains, 1)
+        t = self.screen_timeout
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))
+                              or not (math.isfinite(t) and t > 0)):
+            raise ValueError(f"screen_timeout: expected a positive number of seconds or None, got {t!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""

@@ -37,6 +37,9 @@ class Candidate:
         ``"valid"``, ``"rejected"`` or ``"duplicate"``.
     reason
         Why it was rejected, or what it duplicates.
+    parent
+        For a mutation: the structure hash of the scored structure it was derived from (``""`` otherwise). The
+        discovery loop starts the child's fit from the parent's optimum.
     """
 
     model: ODEModel | None
@@ -47,6 +50,7 @@ class Candidate:
     log_prior: float | None = None
     status: str = "valid"
     reason: str = ""
+    parent: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

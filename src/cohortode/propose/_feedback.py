@@ -28,6 +28,9 @@ class ScoredStructure:
         Plain-language findings, e.g. ``"parameter Km at its upper bound"``.
     mechanism
         Library block names, when the structure was composed from blocks.
+    structure_hash
+        The structure's hash in the caller's run (``""`` when unknown); a mutation of this structure records it as
+        its ``parent``.
     """
 
     equations: tuple[str, ...]
@@ -35,6 +38,7 @@ class ScoredStructure:
     score_name: str = "elpd_loo"
     diagnostics: tuple[str, ...] = ()
     mechanism: tuple[str, ...] = ()
+    structure_hash: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "equations", tuple(self.equations))

@@ -143,14 +143,15 @@ class MotifProposer(Proposer):
         parents = []
         for scored in feedback.ranked()[: self.n_best]:
             try:
-                parents.append((scored, model_from_equations(scored.equations, problem.covariates), ""))
+                model = model_from_equations(scored.equations, problem.covariates)
             except (ModelSpecError, ValueError):
                 continue
+            parents.append((scored, model, "", scored.structure_hash or model.structure_hash))
         if not parents or want <= 0:
             return out
         for _ in range(4):  # later passes also mutate earlier mutants
             produced = []
-            for rank, (scored, parent, history) in enumerate(parents):
+            for rank, (scored, parent, history, origin) in enumerate(parents):
                 if len(out) >= want:
                     return out
                 share = max(1, math.ceil((want - len(out)) / (len(parents) - rank)))
@@ -160,11 +161,11 @@ class MotifProposer(Proposer):
                         break
                     hashes.add(self._remember(model, problem.covariates))
                     steps = f"{history}; then {model.description}" if history else model.description
-                    produced.append((scored, model, steps))
+                    produced.append((scored, model, steps, origin))
                     out.append(Candidate(
                         model, "\n".join(model.equations()), "mutation", mechanism=(),
                         description=f"{steps} (mutation of the structure with {scored.score_name} "
-                                    f"{scored.score:.4g})"))
+                                    f"{scored.score:.4g})", parent=origin))
             if len(out) >= want or not produced:
                 break
             parents = parents + produced

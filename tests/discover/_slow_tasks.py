@@ -1,0 +1,18 @@
+"""Tasks for executor tests: module-level (picklable) and light to import in a fresh worker."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def value(x: int) -> int:
+    return x
+
+
+def sleep_then(x: int, seconds: float, pid_file: str | None = None) -> int:
+    if pid_file is not None:
+        Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return x
