@@ -121,7 +121,8 @@ class CompiledModel:
         return self._init(self._slots(jnp.zeros(self.n_states), params, cov, jnp.zeros(())))
 
     # ---------------------------------------------------------------------------------------------- simulate
-    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None):
+    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None,
+                 substeps: jax.Array | None = None):
         """Observables at ``times`` (sorted, unique) for one individual.
 
         Parameters
@@ -138,6 +139,9 @@ class CompiledModel:
             When ``simulate`` runs under ``jax.vmap(..., axis_name=batch_axis)`` over virtual patients, that name:
             the linear path then picks its numerical branch once for the whole batch instead of evaluating all
             branches for every patient. Results do not depend on it.
+        substeps
+            ``"rk4"`` path only: split every grid step into this many (an integer array, may be traced); ``None``
+            is one. Other paths ignore it.
 
         Returns
         -------
@@ -145,10 +149,10 @@ class CompiledModel:
         """
         params = jnp.asarray(params, dtype=jnp.float64)
         cov = jnp.asarray(cov, dtype=jnp.float64)
-        states = self._states_at(params, cov, schedule, tuple(times), batch_axis)
+        states = self._states_at(params, cov, schedule, tuple(times), batch_axis, substeps)
         return jax.vmap(lambda y: self.observe(y, params, cov))(states)
 
-    def _states_at(self, params, cov, schedule, times, batch_axis=None):
+    def _states_at(self, params, cov, schedule, times, batch_axis=None, substeps=None):
         y = self.initial_state(params, cov)
         out = []
         ok = jnp.asarray(True)
@@ -159,7 +163,7 @@ class CompiledModel:
             if self.solver == "linear":
                 ys, y = self._linear_segment(y, params, cov, seg, batch_axis)
             elif self.solver == "rk4":
-                ys, y, seg_ok = self._grid_segment(y, params, cov, rates, seg)
+                ys, y, seg_ok = self._grid_segment(y, params, cov, rates, seg, substeps)
                 ok = ok & seg_ok
             else:
                 ys, y, seg_ok = self._ode_segment(y, params, cov, rates, seg)
@@ -186,12 +190,12 @@ class CompiledModel:
         ys = out[:-1] if seg.save_times else None
         return ys, out[-1]
 
-    def _grid_segment(self, y, params, cov, rates, seg):
+    def _grid_segment(self, y, params, cov, rates, seg, substeps=None):
         if seg.end <= seg.start:
             ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
             return ys, y, jnp.asarray(True)
         dts, save_index = segment_grid(seg.start, seg.end, seg.save_times, self.options.grid_steps)
-        path = rk4_solve(self.vector_field, y, (params, cov, rates), seg.start, dts)
+        path = rk4_solve(self.vector_field, y, (params, cov, rates), seg.start, dts, substeps)
         ok = jnp.all(jnp.isfinite(path))
         ys = path[jnp.asarray(save_index)] if seg.save_times else None
         return ys, path[-1], ok

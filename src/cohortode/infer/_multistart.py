@@ -33,7 +33,7 @@ from scipy.optimize import minimize
 from ._problem import BayesianProblem
 from ._start_diagnosis import diagnose_start
 
-__all__ = ["StartReport", "MultiStartResult", "compiled_objective", "initial_points", "run_starts",
+__all__ = ["StartReport", "MultiStartResult", "RefinableObjective", "compiled_objective", "initial_points", "run_starts",
            "RESTART_GRADIENT_NORM", "MAX_RESTARTS", "AGREEMENT_TOLERANCE"]
 
 RESTART_GRADIENT_NORM = 1e-2
@@ -108,26 +108,54 @@ def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
     With ``rows`` (aggregate likelihoods only) the function also returns the per-row ``(pointwise, mu, var)`` of
     :meth:`BayesianProblem.log_density_and_rows`, so that the pointwise log-likelihood of Laplace draws (for
     PSIS-LOO) and the fitted means need no program of their own: compiling one costs as much as the optimisation.
+
+    With ``rows`` the compiled program also takes the number of substeps of the ``"rk4"`` grid (see
+    :meth:`CompiledModel.simulate`) as a run-time argument, and a :class:`RefinableObjective` is returned: the grid
+    check and its refinements evaluate the same program on a finer grid instead of compiling new ones.
     """
     basis = jnp.eye(problem.dimension)
 
     if rows:
-        def pieces(z):
-            log_density, loglik, per_row = problem.log_density_and_rows(z)
+        def pieces(z, substeps):
+            log_density, loglik, per_row = problem.log_density_and_rows(z, substeps)
             return -log_density, loglik, per_row
     else:
-        def pieces(z):
+        def pieces(z, substeps):
             log_density, loglik = problem.log_density_and_likelihood(z)
             return -log_density, loglik, ()
 
-    def objective(z):
+    def objective(z, substeps):
         (value, loglik, per_row), (tangents, loglik_tangents, _) = jax.vmap(
-            lambda v: jax.jvp(pieces, (z,), (v,)), out_axes=((None, None, None), 0))(basis)
+            lambda v: jax.jvp(lambda x: pieces(x, substeps), (z,), (v,)), out_axes=((None, None, None), 0))(basis)
         return (value, tangents, loglik, loglik_tangents, *per_row)
 
     start = time.perf_counter()
-    compiled = jax.jit(objective).lower(jnp.zeros(problem.dimension)).compile()
+    if rows:
+        program = jax.jit(objective).lower(jnp.zeros(problem.dimension), jnp.ones((), jnp.int32)).compile()
+        compiled = RefinableObjective(program, 1)
+    else:
+        compiled = jax.jit(lambda z: objective(z, None)).lower(jnp.zeros(problem.dimension)).compile()
     return compiled, time.perf_counter() - start
+
+
+class RefinableObjective:
+    """A compiled objective ``z -> outputs`` whose fixed ODE grid is refined by ``substeps`` at run time.
+
+    Calling it evaluates the program with :attr:`substeps`; :meth:`refined` gives the same program on a grid
+    ``m`` times finer (nothing is recompiled).
+    """
+
+    def __init__(self, program, substeps: int) -> None:
+        self.program = program
+        self.substeps = int(substeps)
+        self._substeps = jnp.asarray(self.substeps, dtype=jnp.int32)
+
+    def __call__(self, z):
+        return self.program(z, self._substeps)
+
+    def refined(self, factor: int) -> RefinableObjective:
+        """The objective on a grid ``factor`` times finer than this one's."""
+        return RefinableObjective(self.program, self.substeps * int(factor))
 
 
 def initial_points(problem: BayesianProblem, init: Sequence[Mapping[str, float]]) -> list[tuple[str, np.ndarray]]:

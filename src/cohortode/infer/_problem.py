@@ -93,16 +93,19 @@ class BayesianProblem:
         loglik = self.likelihood(values)
         return log_prior + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik), loglik
 
-    def log_density_and_rows(self, z: jax.Array) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
+    def log_density_and_rows(self, z: jax.Array, substeps: jax.Array | None = None
+                             ) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
         """:meth:`log_density_and_likelihood` and the per-row quantities ``(pointwise, mu, var)`` of an aggregate
-        likelihood (log-likelihood, predicted mean and total variance of every data row), from one evaluation."""
+        likelihood (log-likelihood, predicted mean and total variance of every data row), from one evaluation.
+
+        ``substeps`` refines the fixed grid of the ``"rk4"`` path (see :meth:`CompiledModel.simulate`)."""
         if not isinstance(self.likelihood, AggregateLikelihood):
             raise TypeError("per-row moments exist for aggregate (mean/SD/n) likelihoods only")
         from ..likelihood._aggregate import row_loglik
 
         lik = self.likelihood
         log_prior, values = self.log_prior_and_values(z)
-        mu, var = lik.row_moments(values)
+        mu, var = lik.row_moments(values, substeps=substeps)
         pointwise = row_loglik(lik.ybar, lik.s2, lik.n, lik.has_sd, mu, var)
         loglik = jnp.sum(pointwise)
         return log_prior + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik), loglik, (pointwise, mu, var)

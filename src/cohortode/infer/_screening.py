@@ -9,7 +9,9 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   grid twice as fine (its error is about 1/16 of the coarse one's, so the difference estimates the coarse grid's
   error). When ``-2 log L`` moves by more than :data:`GRID_TOLERANCE_M2LL`, the grid is doubled and the optimum
   refined from where it was, up to :data:`MAX_GRID_STEPS`. The data's noise sets the scale: 0.1 in ``-2 log L`` is
-  far below the differences that separate structures (BIC's penalty is ``log n`` per parameter).
+  far below the differences that separate structures (BIC's penalty is ``log n`` per parameter). The finer grid
+  splits every step in two inside the same compiled program (its number of substeps is a run-time argument), so
+  neither the check nor a refinement compiles anything.
 - **No stiffness switch.** The full path probes the step count of Tsit5 at the MAP to switch stiff structures to
   Kvaerno5; a stiff structure on the grid gives a poor or ``-inf`` density at the fast parameter values instead.
 - **Maximum likelihood.** BIC needs the maximised likelihood, not the likelihood at the MAP: a structure that
@@ -118,13 +120,6 @@ def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProbl
     return BayesianProblem.build(lik, priors)
 
 
-def _compiled_log_likelihood(problem: BayesianProblem):
-    """``z -> log-likelihood`` compiled (value only: cheaper to compile than the objective); and the seconds."""
-    start = time.perf_counter()
-    f = jax.jit(lambda z: problem.likelihood(problem.constrain(z))).lower(jnp.zeros(problem.dimension)).compile()
-    return f, time.perf_counter() - start
-
-
 def finite_difference_hessian(objective, z: np.ndarray, step: float = HESSIAN_STEP) -> np.ndarray:
     """Hessian of the objective's value by central differences of its gradient (``objective(z)[1]``)."""
     d = len(z)
@@ -200,20 +195,19 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     optimise_s, evaluations, check_s = result.optimise_seconds, result.evaluations, 0.0
     error_m2ll, ok = 0.0, True
     while not linear:
+        # the check and the refinements run the same compiled program with more substeps per grid step
         t0 = time.perf_counter()
-        fine = _problem(model, data, engine, error, priors, solver, 2 * steps)
-        fine_loglik_fn, fine_compile = _compiled_log_likelihood(fine)
-        fine_loglik = float(fine_loglik_fn(jnp.asarray(result.unconstrained)))
+        fine_objective = objective.refined(2)
+        fine_loglik = float(fine_objective(jnp.asarray(result.unconstrained))[2])
         error_m2ll = abs(2.0 * (fine_loglik - result.log_likelihood)) if np.isfinite(fine_loglik) else np.inf
         ok = error_m2ll <= GRID_TOLERANCE_M2LL
-        check_s += time.perf_counter() - t0 - fine_compile
-        compile_s += fine_compile
+        check_s += time.perf_counter() - t0
         if ok or 2 * steps > MAX_GRID_STEPS:
             break
-        # refine: the finer grid becomes the grid, started from the coarse optimum only
-        steps, problem = 2 * steps, fine
-        objective, refine_compile = compiled_objective(problem, rows=True)
-        compile_s += refine_compile
+        # refine: the finer grid becomes the grid, started from the coarse optimum only; the problem that the
+        # fit keeps (for predictions) is built on a grid as fine
+        steps, objective = 2 * steps, fine_objective
+        problem = _problem(model, data, engine, error, priors, solver, steps)
         result = find_map(problem, n_starts=0, seed=seed, init=[result.values], objective=objective,
                           ftol=SCREENING_FTOL)
         optimise_s += result.optimise_seconds

@@ -100,32 +100,37 @@ class AggregateLikelihood:
         sigmas = {k: jnp.asarray(values[k], dtype=jnp.float64) for k in self.error.parameter_names}
         return theta, omega, sigmas
 
-    def individual(self, theta: jnp.ndarray, layout: CohortLayout, times: tuple[float, ...] | None = None):
-        """``f(eta)``: observables of an individual with random effects ``eta`` (shape ``(times, observables)``)."""
+    def individual(self, theta: jnp.ndarray, layout: CohortLayout, times: tuple[float, ...] | None = None,
+                   substeps: jnp.ndarray | None = None):
+        """``f(eta)``: observables of an individual with random effects ``eta`` (shape ``(times, observables)``).
+
+        ``substeps`` refines the fixed grid of the ``"rk4"`` path (see :meth:`CompiledModel.simulate`)."""
         times = layout.times if times is None else times
         re_map = jnp.asarray(self._re_map)
 
         def f(eta):
             params = theta if eta.shape[0] == 0 else theta * jnp.exp(re_map @ eta)
             return self.compiled.simulate(params, jnp.asarray(layout.covariates), layout.schedule, times,
-                                          batch_axis=self.engine.batch_axis)
+                                          batch_axis=self.engine.batch_axis, substeps=substeps)
         return f
 
     def moments(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,
-                times: tuple[float, ...] | None = None) -> tuple[Moments, jnp.ndarray]:
+                times: tuple[float, ...] | None = None,
+                substeps: jnp.ndarray | None = None) -> tuple[Moments, jnp.ndarray]:
         """Population moments of the noise-free prediction, and the total variance of one observation."""
         theta, omega, sigmas = self.unpack(values)
-        m = self.engine.moments(self.individual(theta, layout, times), omega)
+        m = self.engine.moments(self.individual(theta, layout, times, substeps), omega)
         total = m.var + self.error.variance(sigmas, m.second)
         return m, total
 
     # -------------------------------------------------------------------------------------------- likelihood
-    def row_moments(self, values: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray]:
+    def row_moments(self, values: Mapping[str, jnp.ndarray],
+                    substeps: jnp.ndarray | None = None) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Predicted mean and total variance of one observation, for every data row."""
         mu = jnp.zeros(self.n_rows)
         var = jnp.ones(self.n_rows)
         for layout in self.layouts:
-            m, total = self.moments(values, layout)
+            m, total = self.moments(values, layout, substeps=substeps)
             mu = mu.at[layout.rows].set(m.mean[layout.time_index, layout.obs_index])
             var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
         return mu, var
