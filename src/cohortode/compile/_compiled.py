@@ -121,7 +121,8 @@ class CompiledModel:
         return self._init(self._slots(jnp.zeros(self.n_states), params, cov, jnp.zeros(())))
 
     # ---------------------------------------------------------------------------------------------- simulate
-    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None):
+    def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None,
+                 *, after=None, change_time: float | None = None):
         """Observables at ``times`` (sorted, unique) for one individual.
 
         Parameters
@@ -138,6 +139,11 @@ class CompiledModel:
             When ``simulate`` runs under ``jax.vmap(..., axis_name=batch_axis)`` over virtual patients, that name:
             the linear path then picks its numerical branch once for the whole batch instead of evaluating all
             branches for every patient. Results do not depend on it.
+        after, change_time
+            Parameter values that replace ``params`` from ``change_time`` (static) on, e.g. a contact rate reduced
+            from day 5: the solve is cut at ``change_time`` and continues from the state reached there; observables
+            at times ``>= change_time`` use ``after``. The initial state always comes from ``params``. Both or
+            neither.
 
         Returns
         -------
@@ -145,14 +151,26 @@ class CompiledModel:
         """
         params = jnp.asarray(params, dtype=jnp.float64)
         cov = jnp.asarray(cov, dtype=jnp.float64)
-        states = self._states_at(params, cov, schedule, tuple(times), batch_axis)
-        return jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        if (after is None) != (change_time is None):
+            raise ValueError("simulate: give both `after` and `change_time`, or neither")
+        if after is None:
+            states = self._states_at(params, cov, schedule, tuple(times), batch_axis)
+            return jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        after = jnp.asarray(after, dtype=jnp.float64)
+        change_time = float(change_time)
+        states = self._states_at(params, cov, schedule, tuple(times), batch_axis, after, change_time)
+        before = jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        late = jax.vmap(lambda y: self.observe(y, after, cov))(states)
+        return jnp.where(jnp.asarray([t >= change_time for t in times])[:, None], late, before)
 
-    def _states_at(self, params, cov, schedule, times, batch_axis=None):
+    def _states_at(self, params, cov, schedule, times, batch_axis=None, after=None, change_time=None):
         y = self.initial_state(params, cov)
         out = []
         ok = jnp.asarray(True)
-        for seg in schedule.segments(self.n_states, times):
+        breaks = () if change_time is None else (change_time,)
+        before = params
+        for seg in schedule.segments(self.n_states, times, breaks=breaks):
+            params = after if change_time is not None and seg.start >= change_time else before
             for state, amount in seg.boluses:
                 y = y.at[state].add(amount)
             rates = jnp.asarray(seg.rates)

@@ -124,10 +124,16 @@ class CountLikelihood:
         return jnp.stack([jnp.asarray(values[n], dtype=jnp.float64) for n in self.model.parameter_names])
 
     def expected(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,
-                 times: tuple[float, ...] | None = None) -> jnp.ndarray:
-        """The model's observables (expected fraction, or count) at ``times``, shape ``(times, observables)``."""
+                 times: tuple[float, ...] | None = None, *, after: Mapping[str, jnp.ndarray] | None = None,
+                 change_time: float | None = None) -> jnp.ndarray:
+        """The model's observables (expected fraction, or count) at ``times``, shape ``(times, observables)``.
+
+        ``after`` (site values) replaces ``values`` from ``change_time`` on (see
+        :meth:`cohortode.compile.CompiledModel.simulate`).
+        """
         times = layout.times if times is None else times
-        return self.compiled.simulate(self.theta(values), jnp.asarray(layout.covariates), layout.schedule, times)
+        return self.compiled.simulate(self.theta(values), jnp.asarray(layout.covariates), layout.schedule, times,
+                                      after=None if after is None else self.theta(after), change_time=change_time)
 
     def reporting(self, values: Mapping[str, jnp.ndarray], noise: ObservableNoise) -> jnp.ndarray:
         """The reporting fraction of an observable (1 when not estimated)."""
