@@ -168,6 +168,8 @@ class Fit:
     def load(cls, path: str | os.PathLike) -> Fit:
         """Read a fit written by :meth:`save`.
 
+        A folder holding a fit to counts (:class:`~cohortode.CountData`) gives a :class:`~cohortode.infer.CountFit`.
+
         Raises
         ------
         CohortodeError
@@ -352,8 +354,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     data
         The cohort table (:class:`~cohortode.CohortData`), or a count table (:class:`~cohortode.CountData`): then
         the model's parameters are population-level, each observable has its observation model (binomial, Poisson,
-        negative binomial), ``engine`` and ``error`` are not used, ``screening`` is not available yet, and the
-        result is a :class:`~cohortode.infer.CountFit` (``save``/``load`` not supported yet; pickling works).
+        negative binomial), ``engine`` and ``error`` are not used, and the result is a
+        :class:`~cohortode.infer.CountFit`.
     method
         ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
         ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains started at the MAP, run in worker processes
@@ -431,8 +433,6 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
     hessian, facts = None, None
     if screening:
-        if isinstance(data, CountData):
-            raise ValueError("screening=True is not available for count data yet; use screening=False")
         result, hessian, facts = screen(model, data, engine=engine, error=error, priors=priors, n_starts=n_starts,
                                         seed=seed, init=init, hessian=method == "laplace")
         problem = result.problem

@@ -20,7 +20,8 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   ``diagnostics["max_log_likelihood"]`` and ``["max_likelihood_values"]`` hold the result.
 - **Laplace Hessian** by central differences of the compiled gradient (``2 d`` evaluations, no second compilation).
 
-The final NUTS fit of a surviving structure uses none of this: the default solver and tolerances.
+The final NUTS fit of a surviving structure uses none of this: the default solver and tolerances. Count data
+(:class:`~cohortode.CountData`) take the same path with the count likelihood.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..compile import SolverOptions
-from ..likelihood import AggregateLikelihood, MomentEngine
+from ..data import CountData
+from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._multistart import MAX_RESTARTS, RESTART_GRADIENT_NORM, compiled_objective, initial_points
@@ -98,8 +100,11 @@ class ScreeningFacts:
 
 
 def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProblem:
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver,
-                              options=SolverOptions(grid_steps=steps))
+    options = SolverOptions(grid_steps=steps)
+    if isinstance(data, CountData):  # counts: population-level parameters, no moment engine or residual error
+        lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver, options=options)
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
     return BayesianProblem.build(lik, priors)
 
 
