@@ -116,3 +116,12 @@ def test_count_ensemble_saves_and_loads(comparison, tmp_path):
     loaded = co.Ensemble.load(ensemble.save(tmp_path / "ensemble"))
     assert loaded.counts and loaded.weights == pytest.approx(ensemble.weights, abs=1e-15)
     pd.testing.assert_frame_equal(loaded.predict(TIMES[::5]), ensemble.predict(TIMES[::5]), check_exact=True)
+
+
+def test_fits_to_counts_and_to_a_cohort_table_do_not_mix(fits):
+    onecomp = co.fit(co.ODEModel(states=["depot", "central"], rhs={"depot": "-ka*depot",
+                                                                   "central": "ka*depot - ke*central"},
+                                 observables={"conc": "central/V"}),
+                     co.load_cohort("synthetic_onecomp_oral"), "map", n_starts=1, error="proportional", warn=False)
+    with pytest.raises(ValueError, match="cannot be mixed"):
+        co.Ensemble.from_fits({"sir": fits["sir"], "onecomp": onecomp}, [0.5, 0.5]).predict(TIMES)
