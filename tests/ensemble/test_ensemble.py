@@ -98,6 +98,23 @@ def test_halving_ke_of_an_iv_bolus_doubles_the_auc(map_fit):
     assert auc({"ke": co.Absolute(0.5 * ke)}) == pytest.approx(auc({"ke": 0.5}), rel=1e-12)
 
 
+def test_ke_halved_from_a_time_matches_the_closed_form(map_fit):
+    """Without between-subject variability the cohort mean is the typical individual's, in closed form."""
+    clone = pickle.loads(pickle.dumps(map_fit))
+    clone._draws = {k: v * 0 if k.startswith("omega_") else v for k, v in map_fit._draws.items()}
+    ensemble = co.Ensemble.from_fits({"one": clone}, [1.0])
+    ke, v = map_fit.map.values["ke"], map_fit.map.values["V"]
+    times = np.array([1.0, 3.0, 6.0, 12.0])
+    bolus = co.Regimen(amount=100.0, target="central")
+    got = ensemble.simulate(times, regimen=bolus, changes={"ke": 0.5}, changes_from=4.0)["mean"].to_numpy()
+    exponent = np.where(times < 4.0, ke * times, ke * 4.0 + 0.5 * ke * (times - 4.0))
+    np.testing.assert_allclose(got, 100.0 / v * np.exp(-exponent), rtol=LINEAR_RTOL)
+    # from the start, it is the plain change
+    start = ensemble.simulate(times, regimen=bolus, changes={"ke": 0.5}, changes_from=0.0)
+    plain = ensemble.simulate(times, regimen=bolus, changes={"ke": 0.5})
+    pd.testing.assert_frame_equal(start, plain, check_exact=False, rtol=LINEAR_RTOL)
+
+
 def test_table_and_summary(laplace_fit):
     ensemble = co.Ensemble.from_fits({"a": laplace_fit, "b": shifted(laplace_fit, 1.6)}, [0.25, 0.75])
     table = ensemble.table()

@@ -122,7 +122,7 @@ class CompiledModel:
 
     # ---------------------------------------------------------------------------------------------- simulate
     def simulate(self, params, cov, schedule: DoseSchedule, times: tuple[float, ...], batch_axis: str | None = None,
-                 substeps: jax.Array | None = None):
+                 *, after=None, change_time: float | None = None, substeps: jax.Array | None = None):
         """Observables at ``times`` (sorted, unique) for one individual.
 
         Parameters
@@ -139,6 +139,11 @@ class CompiledModel:
             When ``simulate`` runs under ``jax.vmap(..., axis_name=batch_axis)`` over virtual patients, that name:
             the linear path then picks its numerical branch once for the whole batch instead of evaluating all
             branches for every patient. Results do not depend on it.
+        after, change_time
+            Parameter values that replace ``params`` from ``change_time`` (static) on, e.g. a contact rate reduced
+            from day 5: the solve is cut at ``change_time`` and continues from the state reached there; observables
+            at times ``>= change_time`` use ``after``. The initial state always comes from ``params``. Both or
+            neither.
         substeps
             ``"rk4"`` path only: split every grid step into this many (an integer array, may be traced); ``None``
             is one. Other paths ignore it.
@@ -149,14 +154,26 @@ class CompiledModel:
         """
         params = jnp.asarray(params, dtype=jnp.float64)
         cov = jnp.asarray(cov, dtype=jnp.float64)
-        states = self._states_at(params, cov, schedule, tuple(times), batch_axis, substeps)
-        return jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        if (after is None) != (change_time is None):
+            raise ValueError("simulate: give both `after` and `change_time`, or neither")
+        if after is None:
+            states = self._states_at(params, cov, schedule, tuple(times), batch_axis, substeps=substeps)
+            return jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        after = jnp.asarray(after, dtype=jnp.float64)
+        change_time = float(change_time)
+        states = self._states_at(params, cov, schedule, tuple(times), batch_axis, after, change_time, substeps)
+        before = jax.vmap(lambda y: self.observe(y, params, cov))(states)
+        late = jax.vmap(lambda y: self.observe(y, after, cov))(states)
+        return jnp.where(jnp.asarray([t >= change_time for t in times])[:, None], late, before)
 
-    def _states_at(self, params, cov, schedule, times, batch_axis=None, substeps=None):
+    def _states_at(self, params, cov, schedule, times, batch_axis=None, after=None, change_time=None, substeps=None):
         y = self.initial_state(params, cov)
         out = []
         ok = jnp.asarray(True)
-        for seg in schedule.segments(self.n_states, times):
+        breaks = () if change_time is None else (change_time,)
+        before = params
+        for seg in schedule.segments(self.n_states, times, breaks=breaks):
+            params = after if change_time is not None and seg.start >= change_time else before
             for state, amount in seg.boluses:
                 y = y.at[state].add(amount)
             rates = jnp.asarray(seg.rates)

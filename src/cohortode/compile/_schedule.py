@@ -49,8 +49,9 @@ class DoseSchedule:
 
     events: tuple[DoseEvent, ...] = ()
 
-    def segments(self, n_states: int, obs_times: tuple[float, ...], t0: float | None = None) -> tuple[Segment, ...]:
-        """Split ``[t0, last time]`` at dose starts and infusion ends.
+    def segments(self, n_states: int, obs_times: tuple[float, ...], t0: float | None = None,
+                 breaks: tuple[float, ...] = ()) -> tuple[Segment, ...]:
+        """Split ``[t0, last time]`` at dose starts, infusion ends and ``breaks`` (extra cut times inside it).
 
         Each observation time is assigned to exactly one segment (the first whose interval holds it).
         """
@@ -60,7 +61,8 @@ class DoseSchedule:
         first = min([*times, *starts]) if (times or starts) else 0.0
         t_start = min(first, 0.0) if t0 is None else t0
         t_last = max([*times, *ends, t_start])
-        cuts = sorted({t_start, *[s for s in starts if s > t_start], *[e for e in ends if e > t_start], t_last})
+        cuts = sorted({t_start, *[s for s in starts if s > t_start], *[e for e in ends if e > t_start], t_last,
+                       *[b for b in breaks if t_start < b < t_last]})
         if len(cuts) == 1:
             cuts = [t_start, t_start]
         segments = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..infer import Fit
+from ..infer import CountFit, Fit
 from ..spec import ODEModel
+from ._counterfactual import Counterfactual
+from ._count_mixture import count_mixture
 from ._mixture import weighted_quantile
 from ._regimen import ParameterChange, Regimen, apply_changes
 
@@ -100,19 +101,27 @@ class Ensemble:
         return pd.concat(frames, ignore_index=True)
 
     # ---------------------------------------------------------------------------------------- predictions
+    @property
+    def counts(self) -> bool:
+        """Whether the members are fits to counts (:class:`~cohortode.infer.CountFit`)."""
+        return isinstance(self.members[0].fit, CountFit)
+
     def predict(self, times: Sequence[float] | None = None, cohort: str | None = None, *, level: float = 0.9,
                 max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
-        """Mixture predictions of the cohort mean and SD at ``times``, with bands at ``level``.
+        """Mixture predictions at ``times``, with bands at ``level``.
 
         Each member contributes its posterior draws (at most ``max_draws``, chosen as in :meth:`Fit.predict`)
         with total weight equal to its ensemble weight; medians and bands are weighted quantiles of the mixture.
         Columns as :meth:`Fit.predict`: ``cohort, observable, time, mean, mean_lower, mean_upper, sd, sd_lower,
-        sd_upper``.
+        sd_upper``; for fits to counts as :meth:`CountFit.predict <cohortode.infer.CountFit.predict>`: ``cohort,
+        observable, time, population``, ``fraction`` and ``expected`` (expected fraction and expected observed
+        count) with their ``_lower``/``_upper`` bands, and ``observed_lower``/``observed_upper`` (predictive
+        interval of an observed count).
         """
         return self.simulate(times, cohort=cohort, level=level, max_draws=max_draws, seed=seed)
 
     def simulate(self, times: Sequence[float] | None = None, *, regimen: Regimen | None = None,
-                 changes: Mapping[str, ParameterChange] | None = None,
+                 changes: Mapping[str, ParameterChange] | None = None, changes_from: float | None = None,
                  covariates: Mapping[str, float] | None = None, cohort: str | None = None, level: float = 0.9,
                  max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
         """Counterfactual mixture predictions: a new regimen, changed parameters or changed covariates.
@@ -126,28 +135,48 @@ class Ensemble:
         changes
             Typical values to change, by parameter name: a number multiplies every draw (``{"ke": 0.5}`` halves
             ke), :class:`Absolute` sets it (``{"ke": Absolute(0.1)}``).
+        changes_from
+            The time from which ``changes`` apply (e.g. ``{"beta": 0.5}`` from day 5: a contact rate halved from
+            then on). The solve is cut there and continues from the state reached with the fitted values, so
+            predictions before it are the fitted ones. ``None`` (default): from the start, initial state included.
         covariates
             Covariate values to use instead of the cohort's, by name.
         cohort
             One cohort (its doses and covariates are the starting point); ``None`` gives every cohort.
         level, max_draws, seed
             As in :meth:`predict`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            With the columns of :meth:`predict`.
         """
-        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        if changes_from is not None:
+            if not changes:
+                raise ValueError("changes_from needs changes (the parameters that change at that time)")
+            if not np.isfinite(float(changes_from)):
+                raise ValueError(f"changes_from must be a finite time, got {changes_from!r}")
         first = self.members[0].fit
+        kinds = {isinstance(m.fit, CountFit) for m in self.members}
+        if len(kinds) > 1:
+            raise ValueError("an ensemble mixes fits to counts with fits to mean/SD/n tables; their predictions "
+                             "are different quantities and cannot be mixed")
         cohorts = [lay.name for lay in first.likelihood.layouts if cohort is None or lay.name == cohort]
         if not cohorts:
             raise ValueError(f"unknown cohort {cohort!r}; cohorts are "
                              f"{[lay.name for lay in first.likelihood.layouts]}")
+        members = [m for m in self.members if m.weight > 0.0]
+        inputs = Counterfactual(times, regimen, changes, None if changes_from is None else float(changes_from),
+                                covariates)
+        if self.counts:
+            return count_mixture(members, cohorts, inputs, level=level, max_draws=max_draws, seed=seed)
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
         observables = first.model.observable_names
         frames = []
         for name in cohorts:
             means, sds, weights, ts = [], [], [], None
-            for m in self.members:
-                if m.weight == 0.0:
-                    continue
-                mean, sd, ts = _member_draws(m.fit, name, times, regimen, changes, covariates, max_draws, seed,
-                                             observables)
+            for m in members:
+                mean, sd, ts = _member_draws(m.fit, name, inputs, max_draws, seed, observables)
                 means.append(mean)
                 sds.append(sd)
                 weights.append(np.full(mean.shape[0], m.weight / mean.shape[0]))
@@ -187,32 +216,30 @@ class Ensemble:
         return f"Ensemble({parts})"
 
 
-def _member_draws(fit: Fit, cohort: str, times, regimen, changes, covariates, max_draws, seed, observables):
+def _member_draws(fit: Fit, cohort: str, inputs: Counterfactual, max_draws: int, seed: int, observables):
     """Per-draw predicted mean and SD ``(draw, time, observable)`` of one member for one cohort."""
     lik = fit.likelihood
-    layout = next((lay for lay in lik.layouts if lay.name == cohort), None)
-    if layout is None:
-        raise ValueError(f"member {fit.model!r} has no cohort {cohort!r}")
-    if regimen is not None:
-        layout = dataclasses.replace(layout, schedule=regimen.schedule(fit.model.states))
-    if covariates:
-        unknown = [c for c in covariates if c not in fit.model.covariates]
-        if unknown:
-            raise ValueError(f"covariates {unknown} are not covariates of {fit.model!r} "
-                             f"({list(fit.model.covariates)})")
-        cov = tuple(float(covariates.get(c, v)) for c, v in zip(fit.model.covariates, layout.covariates))
-        layout = dataclasses.replace(layout, covariates=cov)
-    ts = np.linspace(0, max(layout.times), 50) if times is None else times
-    ts = tuple(sorted({float(t) for t in ts}))
-    draws = apply_changes(fit._flat_draws(max_draws, seed), changes, fit.model.parameter_names)
-    flat = {k: jnp.asarray(v) for k, v in draws.items()}
+    layout = inputs.layout(fit, cohort)
+    ts = inputs.prediction_times(layout)
+    draws = fit._flat_draws(max_draws, seed)
+    changed = apply_changes(draws, inputs.changes, fit.model.parameter_names)
     missing = [o for o in observables if o not in fit.model.observable_names]
     if missing:
         raise ValueError(f"member {fit.model!r} lacks observables {missing}")
     index = [fit.model.observable_names.index(o) for o in observables]
+    if inputs.changes_from is None:
+        flat = {k: jnp.asarray(v) for k, v in changed.items()}
 
-    def one(values):
-        m, total = lik.moments(values, layout, ts)
-        return m.mean, jnp.sqrt(jnp.maximum(total, 0.0))
-    mean, sd = (np.asarray(a)[:, :, index] for a in jax.jit(jax.vmap(one))(flat))
+        def one(values):
+            m, total = lik.moments(values, layout, ts)
+            return m.mean, jnp.sqrt(jnp.maximum(total, 0.0))
+        mean, sd = (np.asarray(a)[:, :, index] for a in jax.jit(jax.vmap(one))(flat))
+    else:
+        before = {k: jnp.asarray(v) for k, v in draws.items()}
+        after = {k: jnp.asarray(v) for k, v in changed.items()}
+
+        def switched(values, later):
+            m, total = lik.moments(values, layout, ts, after=later, change_time=inputs.changes_from)
+            return m.mean, jnp.sqrt(jnp.maximum(total, 0.0))
+        mean, sd = (np.asarray(a)[:, :, index] for a in jax.jit(jax.vmap(switched))(before, after))
     return mean, sd, ts

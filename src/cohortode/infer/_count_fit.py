@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import arviz as az
@@ -10,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .._errors import CohortodeError
 from ..likelihood import CountLikelihood
+from ._count_predict import count_draws
 from ._fit import Fit
 
 __all__ = ["CountFit"]
@@ -21,10 +24,29 @@ class CountFit(Fit):
 
     As :class:`Fit`, except that ``idata`` holds ``log_likelihood`` ``y`` (one entry per data row),
     ``posterior_predictive`` ``count`` (a replicated observed count per row) and ``observed_data`` ``count``, and
-    :meth:`predict` returns counts.
+    :meth:`predict` returns counts. It pickles, and :meth:`save` writes the same folder as :meth:`Fit.save` (the
+    count table under ``data/``), which :meth:`load` and :meth:`Fit.load` read back as a ``CountFit``.
     """
 
     likelihood: CountLikelihood
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CountFit:
+        """Read a count fit written by :meth:`save`.
+
+        Raises
+        ------
+        CohortodeError
+            Naming the file that is missing, truncated or edited, or when the folder holds a fit to a mean/SD/n
+            table (read that with :meth:`Fit.load`).
+        """
+        from ._fit_io import load_fit
+
+        fit = load_fit(path)
+        if not isinstance(fit, CountFit):
+            raise CohortodeError(f"{path}: holds a fit to a mean/SD/n cohort table, not to counts; read it with "
+                                 f"cohortode.Fit.load")
+        return fit
 
     def _inference_data(self, seed: int) -> az.InferenceData:
         lik = self.likelihood
@@ -33,7 +55,11 @@ class CountFit(Fit):
         pointwise, mu = (np.asarray(a) for a in self._row_function()(flat))
         replicated = self._replicate(mu, {k: np.asarray(v) for k, v in flat.items()}, np.random.default_rng(seed))
         shape = (chains, draws, lik.n_rows)
+        extra = {}
+        if self._diverging is not None:
+            extra["sample_stats"] = {"diverging": np.asarray(self._diverging, dtype=bool)}
         return az.from_dict(
+            **extra,
             posterior={k: v for k, v in self._draws.items()},
             log_likelihood={"y": pointwise.reshape(shape)},
             posterior_predictive={"count": replicated.reshape(shape)},
@@ -90,37 +116,21 @@ class CountFit(Fit):
         layouts = [lay for lay in lik.layouts if cohort is None or lay.name == cohort]
         if not layouts:
             raise ValueError(f"unknown cohort {cohort!r}; cohorts are {[lay.name for lay in lik.layouts]}")
-        flat_np = self._flat_draws(max_draws, seed)
-        flat = {k: jnp.asarray(v) for k, v in flat_np.items()}
+        flat = self._flat_draws(max_draws, seed)
         rng = np.random.default_rng(seed)
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-        obs = self.data.observations
-        names = list(self.model.observable_names)
         frames = []
         for layout in layouts:
             ts = tuple(float(t) for t in (np.linspace(0, max(layout.times), 50) if times is None else times))
             ts = tuple(sorted(set(ts)))
-            pred = np.asarray(jax.jit(jax.vmap(lambda v, lay=layout, ts=ts: lik.expected(v, lay, ts)))(flat))
-            for noise in lik.noise:
-                mine = obs.iloc[noise.rows]
-                mine = mine[mine["cohort"] == layout.name]
-                if not len(mine):
-                    continue
-                population = float(mine["population"].iloc[-1])
-                f = pred[:, :, names.index(noise.observable)]
-                if np.isfinite(population):
-                    f = np.where(np.abs(f - np.clip(f, 0, 1)) <= 1e-6, np.clip(f, 0, 1), f)
-                rho = flat_np[noise.reporting][:, None] if noise.reporting else 1.0
-                mu = rho * (population if np.isfinite(population) else 1.0) * f
-                params = {p: flat_np[site][:, None] for p, site in noise.sites.items()}
-                observed = noise.model.sample(rng, np.full(mu.shape[1], population), mu, params)
-                band = {"fraction": f if np.isfinite(population) else np.full_like(f, np.nan), "expected": mu}
-                frame = {"cohort": layout.name, "observable": noise.observable, "time": ts, "population": population}
-                for key, x in band.items():
-                    frame[key] = np.nanmedian(x, axis=0) if np.isfinite(x).any() else np.nan
-                    frame[f"{key}_lower"] = np.nanquantile(x, lo, axis=0) if np.isfinite(x).any() else np.nan
-                    frame[f"{key}_upper"] = np.nanquantile(x, hi, axis=0) if np.isfinite(x).any() else np.nan
-                frame["observed_lower"] = np.nanquantile(observed, lo, axis=0)
-                frame["observed_upper"] = np.nanquantile(observed, hi, axis=0)
+            for d in count_draws(self, layout, ts, flat, rng):
+                frame = {"cohort": layout.name, "observable": d.observable, "time": ts, "population": d.population}
+                for key, x in (("fraction", d.fraction), ("expected", d.expected)):
+                    finite = np.isfinite(x).any()
+                    frame[key] = np.nanmedian(x, axis=0) if finite else np.nan
+                    frame[f"{key}_lower"] = np.nanquantile(x, lo, axis=0) if finite else np.nan
+                    frame[f"{key}_upper"] = np.nanquantile(x, hi, axis=0) if finite else np.nan
+                frame["observed_lower"] = np.nanquantile(d.observed, lo, axis=0)
+                frame["observed_upper"] = np.nanquantile(d.observed, hi, axis=0)
                 frames.append(pd.DataFrame(frame))
         return pd.concat(frames, ignore_index=True)

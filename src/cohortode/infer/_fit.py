@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import time
 import warnings
@@ -170,6 +172,8 @@ class Fit:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Fit:
         """Read a fit written by :meth:`save`.
+
+        A folder holding a fit to counts (:class:`~cohortode.CountData`) gives a :class:`~cohortode.infer.CountFit`.
 
         Raises
         ------
@@ -365,8 +369,8 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     data
         The cohort table (:class:`~cohortode.CohortData`), or a count table (:class:`~cohortode.CountData`): then
         the model's parameters are population-level, each observable has its observation model (binomial, Poisson,
-        negative binomial), ``engine`` and ``error`` are not used, ``screening`` is not available yet, and the
-        result is a :class:`~cohortode.infer.CountFit` (``save``/``load`` not supported yet; pickling works).
+        negative binomial), ``engine`` and ``error`` are not used, and the result is a
+        :class:`~cohortode.infer.CountFit`.
     method
         ``"map"`` (multi-start optimisation), ``"laplace"`` (Gaussian at the MAP, in the unconstrained space) or
         ``"nuts"`` (NumPyro's No-U-Turn sampler, ``num_chains`` chains started at the MAP, run in worker processes
@@ -442,14 +446,14 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
                            screening=screening)
     start = time.perf_counter()
     release_compiled_code_if_needed()  # many fits in one process must not exhaust the memory-mapping limit
-    hessian, facts = None, None
+    hessian, facts, row_function = None, None, None
     if screening:
-        if isinstance(data, CountData):
-            raise ValueError("screening=True is not available for count data yet; use screening=False")
         result, hessian, facts, row_function = screen(model, data, engine=engine, error=error, priors=priors,
                                                       n_starts=n_starts, seed=seed, init=init,
                                                       hessian=method == "laplace")
         problem = result.problem
+        # the grid the screen ended on is recorded, so that a saved and reloaded fit predicts on it too
+        settings = dataclasses.replace(settings, solver_options=problem.likelihood.compiled.options)
     else:
         if isinstance(data, CountData):
             lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver,
@@ -488,7 +492,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
                                 f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
     rows = None
-    if facts is not None:  # the screening objective gives the rows; no program is compiled for them
+    if row_function is not None:  # the screening objective gives the rows; no program is compiled for them
         flat = {k: v.reshape(-1) for k, v in draws.items()}
         z_draws = result.unconstrained[None, :] if method == "map" else problem.unconstrain_draws(flat)
         rows = {"draws": row_function(z_draws), "map": row_function(result.unconstrained)}

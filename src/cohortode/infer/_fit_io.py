@@ -6,7 +6,8 @@ Layout of the folder::
     settings.json       FitSettings, resolved priors, solver used, MAP, data hash, format and package version
     diagnostics.json    the diagnostics summary and the per-parameter table
     idata.nc            the InferenceData (netCDF), with sample_stats.diverging for NUTS
-    data/               observations.csv, dosing.csv, covariates.csv and data.json (the CohortData)
+    data/               observations.csv, dosing.csv, covariates.csv and data.json (the CohortData; ``kind`` in
+                        data.json is ``"counts"`` for a CountData, whose fit loads as a CountFit)
 
 Every file read is checked; anything missing, truncated or edited raises :class:`~cohortode.CohortodeError` naming
 the file.
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import CohortodeError
-from ..data import CohortData, data_hash
+from ..data import CohortData, CountData, data_hash
 from ..spec import ODEModel, Prior
 from ._optimize import MapResult
 from ._problem import rebuild_problem
@@ -36,6 +37,13 @@ FORMAT_VERSION = 1
 """Version of the folder layout written by :func:`save_fit`."""
 
 _TEXT_COLUMNS = {"observations": ("cohort", "observable"), "dosing": ("cohort", "target"), "covariates": ("cohort",)}
+_COUNT_TEXT_COLUMNS = {**_TEXT_COLUMNS, "observations": ("cohort", "observable", "observation")}
+_KINDS = {"cohort": CohortData, "counts": CountData}
+"""``kind`` in data.json -> the data class (absent: a cohort table, as written before counts existed)."""
+
+
+def _kind(data: CohortData) -> str:
+    return "counts" if isinstance(data, CountData) else "cohort"
 
 
 # ------------------------------------------------------------------------------------------------- data tables
@@ -47,7 +55,7 @@ def save_data(data: CohortData, folder: Path) -> str:
         table: pd.DataFrame = getattr(data, name)
         table.to_csv(folder / f"{name}.csv", index=(name == "covariates"), float_format="%.17g",
                      lineterminator="\n")
-    meta = {"hash": digest, "source": data.source, "description": data.description, "time_unit": data.time_unit,
+    meta = {"kind": _kind(data), "hash": digest, "source": data.source, "description": data.description, "time_unit": data.time_unit,
             "units": data.units, "metadata": data.metadata,
             "dtypes": {name: {str(c): str(t) for c, t in getattr(data, name).dtypes.items()} for name in _TEXT_COLUMNS}}
     _write_json(folder / "data.json", meta)
@@ -57,10 +65,17 @@ def save_data(data: CohortData, folder: Path) -> str:
 def load_data(folder: Path) -> CohortData:
     """Read the tables written by :func:`save_data` and check them against their hash."""
     meta = _read_json(folder / "data.json")
+    kind = meta.get("kind", "cohort") if isinstance(meta, dict) else None
+    if kind not in _KINDS:
+        raise CohortodeError(f"{folder / 'data.json'}: unknown data kind {kind!r}; this cohortode reads "
+                             f"{sorted(_KINDS)}")
     tables = {}
-    for name, text_columns in _TEXT_COLUMNS.items():
+    for name, text_columns in (_COUNT_TEXT_COLUMNS if kind == "counts" else _TEXT_COLUMNS).items():
         file = folder / f"{name}.csv"
-        dtypes = meta["dtypes"][name]
+        try:
+            dtypes = meta["dtypes"][name]
+        except (KeyError, TypeError) as exc:
+            raise CohortodeError(f"{folder / 'data.json'}: no column types of {name} ({exc!r})") from exc
         try:
             table = pd.read_csv(file, dtype={c: str for c in text_columns}, keep_default_na=False,
                                 na_values={c: [""] for c in dtypes if c not in text_columns})
@@ -72,7 +87,7 @@ def load_data(folder: Path) -> CohortData:
         if list(map(str, table.columns)) != list(dtypes):
             raise CohortodeError(f"{file}: columns {list(table.columns)} differ from the saved ones {list(dtypes)}")
         tables[name] = table
-    data = object.__new__(CohortData)
+    data = object.__new__(_KINDS[kind])
     data._set(observations=tables["observations"], dosing=tables["dosing"], covariates=tables["covariates"],
               source=meta["source"], description=meta["description"], time_unit=meta["time_unit"],
               units=dict(meta["units"]), metadata=dict(meta["metadata"]), dosing_file=None)
@@ -101,6 +116,7 @@ def save_fit(fit, path: str | os.PathLike) -> Path:
         "map": {"values": m.values, "unconstrained": np.asarray(m.unconstrained).tolist(),
                 "log_density": m.log_density, "all_log_densities": list(m.all_log_densities)},
         "seconds": fit.seconds, "warn": fit._warn, "data_hash": digest, "structure_hash": fit.model.structure_hash,
+        "data_kind": _kind(fit.data),
     })
     table = fit.diagnostics_table.reset_index().to_dict(orient="list") if len(fit.diagnostics_table) else {}
     _write_json(folder / "diagnostics.json", {"summary": fit.diagnostics, "table": table})
@@ -111,7 +127,9 @@ def save_fit(fit, path: str | os.PathLike) -> Path:
 
 
 def load_fit(path: str | os.PathLike):
-    """Read a fit written by :func:`save_fit`."""
+    """Read a fit written by :func:`save_fit`: a :class:`~cohortode.infer.CountFit` when the saved data are a
+    :class:`~cohortode.CountData`, else a :class:`~cohortode.Fit`."""
+    from ._count_fit import CountFit
     from ._fit import Fit
 
     folder = Path(path)
@@ -139,6 +157,9 @@ def load_fit(path: str | os.PathLike):
     data = load_data(folder / "data")
     if data_hash(data) != saved.get("data_hash"):
         raise CohortodeError(f"{folder / 'settings.json'}: data hash differs from the saved data tables")
+    if _kind(data) != saved.get("data_kind", "cohort"):
+        raise CohortodeError(f"{folder / 'data' / 'data.json'}: data kind {_kind(data)!r} differs from the fitted "
+                             f"one ({saved.get('data_kind', 'cohort')!r} in settings.json)")
     idata = _read_idata(folder / "idata.nc", list(priors))
     draws = {k: np.asarray(idata.posterior[k].values, dtype=float) for k in priors}
     diverging = None
@@ -153,7 +174,8 @@ def load_fit(path: str | os.PathLike):
                               options=settings.solver_options, priors=priors)
     map_result = MapResult({k: float(v) for k, v in m["values"].items()}, np.asarray(m["unconstrained"], float),
                            float(m["log_density"]), [float(v) for v in m["all_log_densities"]], problem)
-    return Fit(problem, settings, draws, map_result, summary, table, float(saved.get("seconds", 0.0)),
+    cls = CountFit if isinstance(data, CountData) else Fit
+    return cls(problem, settings, draws, map_result, summary, table, float(saved.get("seconds", 0.0)),
                diverging=diverging, warn=bool(saved.get("warn", True)), idata=idata)
 
 

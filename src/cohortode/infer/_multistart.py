@@ -98,7 +98,7 @@ class MultiStartResult:
     optimise_seconds: float
 
 
-def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
+def compiled_objective(problem: BayesianProblem, *, rows: bool = False, refinable: bool = False):
     """Compile ``z -> (-log density, its gradient, log-likelihood, its gradient)``; returns it and the seconds taken.
 
     Forward mode: one primal and ``dimension`` tangents, batched. With few parameters and an ODE solve inside it is
@@ -109,7 +109,7 @@ def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
     :meth:`BayesianProblem.log_density_and_rows`, so that the pointwise log-likelihood of Laplace draws (for
     PSIS-LOO) and the fitted means need no program of their own: compiling one costs as much as the optimisation.
 
-    With ``rows`` the compiled program also takes the number of substeps of the ``"rk4"`` grid (see
+    With ``refinable`` the compiled program also takes the number of substeps of the ``"rk4"`` grid (see
     :meth:`CompiledModel.simulate`) as a run-time argument, and a :class:`RefinableObjective` is returned: the grid
     check and its refinements evaluate the same program on a finer grid instead of compiling new ones.
     """
@@ -121,7 +121,7 @@ def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
             return -log_density, loglik, per_row
     else:
         def pieces(z, substeps):
-            log_density, loglik = problem.log_density_and_likelihood(z)
+            log_density, loglik = problem.log_density_and_likelihood(z, substeps)
             return -log_density, loglik, ()
 
     def objective(z, substeps):
@@ -130,7 +130,7 @@ def compiled_objective(problem: BayesianProblem, *, rows: bool = False):
         return (value, tangents, loglik, loglik_tangents, *per_row)
 
     start = time.perf_counter()
-    if rows:
+    if refinable:
         program = jax.jit(objective).lower(jnp.zeros(problem.dimension), jnp.ones((), jnp.int32)).compile()
         compiled = RefinableObjective(program, 1)
     else:

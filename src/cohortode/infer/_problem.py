@@ -84,13 +84,15 @@ class BayesianProblem:
         """
         return self.log_density_and_likelihood(z)[0]
 
-    def log_density_and_likelihood(self, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def log_density_and_likelihood(self, z: jax.Array,
+                                   substeps: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """:meth:`log_density` and the log-likelihood at ``z`` from one evaluation of the likelihood.
 
         Tracing the likelihood once instead of twice halves the program that the screening objective compiles.
+        ``substeps`` refines the fixed grid of the ``"rk4"`` path (see :meth:`CompiledModel.simulate`).
         """
         log_prior, values = self.log_prior_and_values(z)
-        loglik = self.likelihood(values)
+        loglik = self.likelihood(values) if substeps is None else self.likelihood(values, substeps)
         return log_prior + jnp.where(jnp.isnan(loglik), -jnp.inf, loglik), loglik
 
     def log_density_and_rows(self, z: jax.Array, substeps: jax.Array | None = None

@@ -22,7 +22,8 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   ``diagnostics["max_log_likelihood"]`` and ``["max_likelihood_values"]`` hold the result.
 - **Laplace Hessian** by central differences of the compiled gradient (``2 d`` evaluations, no second compilation).
 
-The final NUTS fit of a surviving structure uses none of this: the default solver and tolerances.
+The final NUTS fit of a surviving structure uses none of this: the default solver and tolerances. Count data
+(:class:`~cohortode.CountData`) take the same path with the count likelihood.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..compile import SolverOptions
-from ..likelihood import AggregateLikelihood, MomentEngine
+from ..data import CountData
+from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._multistart import MAX_RESTARTS, RESTART_GRADIENT_NORM, compiled_objective, initial_points
@@ -115,8 +117,11 @@ class RowFunction:
 
 
 def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProblem:
-    lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver,
-                              options=SolverOptions(grid_steps=steps))
+    options = SolverOptions(grid_steps=steps)
+    if isinstance(data, CountData):  # counts: population-level parameters, no moment engine or residual error
+        lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver, options=options)
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver, options=options)
     return BayesianProblem.build(lik, priors)
 
 
@@ -165,7 +170,8 @@ def maximise_likelihood(objective, starts: Sequence[np.ndarray], maxiter: int = 
 def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error: ErrorKind = "combined",
            priors: dict[str, Prior] | None = None, n_starts: int = 8, seed: int = 0,
            init: Sequence[Mapping[str, float]] = (), hessian: bool = False,
-           grid_steps: int = SCREENING_GRID_STEPS) -> tuple[MapResult, np.ndarray | None, ScreeningFacts, RowFunction]:
+           grid_steps: int = SCREENING_GRID_STEPS
+           ) -> tuple[MapResult, np.ndarray | None, ScreeningFacts, RowFunction | None]:
     """Screening MAP of one structure (see the module docstring).
 
     Returns
@@ -178,7 +184,8 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         How it was computed.
     rows
         ``z -> (pointwise, mu, var)`` per data row at unconstrained points ``z`` (shape ``(sites,)`` or
-        ``(draws, sites)``), on the final grid, through the objective already compiled (no further compilation).
+        ``(draws, sites)``), on the final grid, through the objective already compiled (no further compilation);
+        ``None`` for count data.
 
     Raises
     ------
@@ -189,7 +196,8 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     solver = "linear" if linear else "rk4"
     steps = 0 if linear else grid_steps
     problem = _problem(model, data, engine, error, priors, solver, max(steps, 1))
-    objective, compile_s = compiled_objective(problem, rows=True)
+    rows = not isinstance(data, CountData)
+    objective, compile_s = compiled_objective(problem, rows=rows, refinable=True)
     result = find_map(problem, n_starts=n_starts, seed=seed, init=init, objective=objective,
                       agreement=SCREENING_AGREEMENT, ftol=SCREENING_FTOL)
     optimise_s, evaluations, check_s = result.optimise_seconds, result.evaluations, 0.0
@@ -228,4 +236,4 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         evaluations += 2 * problem.dimension
     facts = ScreeningFacts(solver, steps, float(error_m2ll), bool(ok), compile_s, optimise_s, check_s, evaluations,
                            float(ml_loglik), ml_values)
-    return result, hess, facts, RowFunction(objective)
+    return result, hess, facts, RowFunction(objective) if rows else None

@@ -100,26 +100,38 @@ class AggregateLikelihood:
         sigmas = {k: jnp.asarray(values[k], dtype=jnp.float64) for k in self.error.parameter_names}
         return theta, omega, sigmas
 
-    def individual(self, theta: jnp.ndarray, layout: CohortLayout, times: tuple[float, ...] | None = None,
+    def individual(self, theta: jnp.ndarray, layout: CohortLayout, times: tuple[float, ...] | None = None, *,
+                   theta_after: jnp.ndarray | None = None, change_time: float | None = None,
                    substeps: jnp.ndarray | None = None):
         """``f(eta)``: observables of an individual with random effects ``eta`` (shape ``(times, observables)``).
 
-        ``substeps`` refines the fixed grid of the ``"rk4"`` path (see :meth:`CompiledModel.simulate`)."""
+        ``theta_after`` (typical values, the same ``eta``) replaces ``theta`` from ``change_time`` on (see
+        :meth:`cohortode.compile.CompiledModel.simulate`); ``substeps`` refines the fixed grid of the ``"rk4"`` path.
+        """
         times = layout.times if times is None else times
         re_map = jnp.asarray(self._re_map)
 
+        def individual_values(typical, eta):
+            return typical if eta.shape[0] == 0 else typical * jnp.exp(re_map @ eta)
+
         def f(eta):
-            params = theta if eta.shape[0] == 0 else theta * jnp.exp(re_map @ eta)
-            return self.compiled.simulate(params, jnp.asarray(layout.covariates), layout.schedule, times,
-                                          batch_axis=self.engine.batch_axis, substeps=substeps)
+            after = None if theta_after is None else individual_values(theta_after, eta)
+            return self.compiled.simulate(individual_values(theta, eta), jnp.asarray(layout.covariates),
+                                          layout.schedule, times, batch_axis=self.engine.batch_axis, after=after,
+                                          change_time=change_time, substeps=substeps)
         return f
 
     def moments(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,
-                times: tuple[float, ...] | None = None,
-                substeps: jnp.ndarray | None = None) -> tuple[Moments, jnp.ndarray]:
-        """Population moments of the noise-free prediction, and the total variance of one observation."""
+                times: tuple[float, ...] | None = None, *, after: Mapping[str, jnp.ndarray] | None = None,
+                change_time: float | None = None, substeps: jnp.ndarray | None = None) -> tuple[Moments, jnp.ndarray]:
+        """Population moments of the noise-free prediction, and the total variance of one observation.
+
+        ``after`` (site values; only its typical values are used) replaces ``values`` from ``change_time`` on.
+        """
         theta, omega, sigmas = self.unpack(values)
-        m = self.engine.moments(self.individual(theta, layout, times, substeps), omega)
+        theta_after = None if after is None else self.unpack(after)[0]
+        m = self.engine.moments(self.individual(theta, layout, times, theta_after=theta_after,
+                                                change_time=change_time, substeps=substeps), omega)
         total = m.var + self.error.variance(sigmas, m.second)
         return m, total
 
@@ -135,14 +147,14 @@ class AggregateLikelihood:
             var = var.at[layout.rows].set(total[layout.time_index, layout.obs_index])
         return mu, var
 
-    def pointwise(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+    def pointwise(self, values: Mapping[str, jnp.ndarray], substeps: jnp.ndarray | None = None) -> jnp.ndarray:
         """Log-likelihood of each data row (shape ``(n_rows,)``); ``-inf`` where the solve failed."""
-        mu, var = self.row_moments(values)
+        mu, var = self.row_moments(values, substeps)
         return row_loglik(self.ybar, self.s2, self.n, self.has_sd, mu, var)
 
-    def __call__(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
-        """Total log-likelihood."""
-        return jnp.sum(self.pointwise(values))
+    def __call__(self, values: Mapping[str, jnp.ndarray], substeps: jnp.ndarray | None = None) -> jnp.ndarray:
+        """Total log-likelihood (``substeps`` refines the fixed grid of the ``"rk4"`` path)."""
+        return jnp.sum(self.pointwise(values, substeps))
 
 
 def row_loglik(ybar, s2, n, has_sd, mu, var):

@@ -124,20 +124,27 @@ class CountLikelihood:
         return jnp.stack([jnp.asarray(values[n], dtype=jnp.float64) for n in self.model.parameter_names])
 
     def expected(self, values: Mapping[str, jnp.ndarray], layout: CohortLayout,
-                 times: tuple[float, ...] | None = None) -> jnp.ndarray:
-        """The model's observables (expected fraction, or count) at ``times``, shape ``(times, observables)``."""
+                 times: tuple[float, ...] | None = None, *, after: Mapping[str, jnp.ndarray] | None = None,
+                 change_time: float | None = None, substeps: jnp.ndarray | None = None) -> jnp.ndarray:
+        """The model's observables (expected fraction, or count) at ``times``, shape ``(times, observables)``.
+
+        ``after`` (site values) replaces ``values`` from ``change_time`` on (see
+        :meth:`cohortode.compile.CompiledModel.simulate`); ``substeps`` refines the fixed grid of the ``"rk4"`` path.
+        """
         times = layout.times if times is None else times
-        return self.compiled.simulate(self.theta(values), jnp.asarray(layout.covariates), layout.schedule, times)
+        return self.compiled.simulate(self.theta(values), jnp.asarray(layout.covariates), layout.schedule, times,
+                                      after=None if after is None else self.theta(after), change_time=change_time,
+                                      substeps=substeps)
 
     def reporting(self, values: Mapping[str, jnp.ndarray], noise: ObservableNoise) -> jnp.ndarray:
         """The reporting fraction of an observable (1 when not estimated)."""
         return jnp.asarray(values[noise.reporting] if noise.reporting else 1.0, dtype=jnp.float64)
 
-    def row_expected(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+    def row_expected(self, values: Mapping[str, jnp.ndarray], substeps: jnp.ndarray | None = None) -> jnp.ndarray:
         """Expected observed count of every data row (NaN where the solve failed)."""
         f = jnp.zeros(self.n_rows)
         for layout in self.layouts:
-            pred = self.expected(values, layout)
+            pred = self.expected(values, layout, substeps=substeps)
             f = f.at[layout.rows].set(pred[layout.time_index, layout.obs_index])
         has_pop = jnp.asarray(self.has_population)
         clipped = jnp.clip(f, 0.0, 1.0)
@@ -161,10 +168,10 @@ class CountLikelihood:
                                                    self.noise_parameters(values, noise)))
         return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
 
-    def pointwise(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
+    def pointwise(self, values: Mapping[str, jnp.ndarray], substeps: jnp.ndarray | None = None) -> jnp.ndarray:
         """Log-likelihood of each data row (shape ``(n_rows,)``); ``-inf`` where the solve failed."""
-        return self.pointwise_from_expected(values, self.row_expected(values))
+        return self.pointwise_from_expected(values, self.row_expected(values, substeps))
 
-    def __call__(self, values: Mapping[str, jnp.ndarray]) -> jnp.ndarray:
-        """Total log-likelihood."""
-        return jnp.sum(self.pointwise(values))
+    def __call__(self, values: Mapping[str, jnp.ndarray], substeps: jnp.ndarray | None = None) -> jnp.ndarray:
+        """Total log-likelihood (``substeps``: see :meth:`expected`)."""
+        return jnp.sum(self.pointwise(values, substeps))
