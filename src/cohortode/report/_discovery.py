@@ -60,13 +60,20 @@ def report_from_run_dir(run_dir: str | os.PathLike, path: str | os.PathLike | No
     """Report of a finished run directory of :func:`cohortode.discover`, read by :meth:`cohortode.Discovery.load`
     (nothing is proposed or fitted again; the run directory records its cohort data, so ``data`` is needed only
     for runs that do not)."""
-    from ..discover import Discovery
+    from ..discover import Discovery, RunDirectory
 
     run = Path(run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run directory {str(run)!r} does not exist.")
     discovery = Discovery.load(run, data=data)
-    prov = {"command": "cohortode report", **dict(provenance or {})}
+    recorded = RunDirectory(run).settings() or {}
+    settings = recorded.get("settings", {})
+    prov: dict[str, Any] = {"command": "cohortode report"}
+    for key in ("seed", "proposers", "budget", "fit"):
+        if key in settings:
+            prov["fit settings" if key == "fit" else key] = settings[key]
+    prov.update({f"run {k}": v for k, v in recorded.get("provenance", {}).items()})
+    prov.update(provenance or {})
     return report_from_discovery(discovery, discovery.data, path or run / "report.html", provenance=prov,
                                  level=level)
 
