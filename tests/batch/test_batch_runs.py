@@ -1,6 +1,6 @@
 """``cohortode batch`` over three cohort directories, one of them broken: a discovery run and a report for each good
 one, an index that shows the broken one with its error, on the default process pool and on a Dask ``LocalCluster``,
-resumed after an interruption; and the same with fits of given model files."""
+resumed after an interruption; and fits of given model files to each cohort (``-m``), resumed."""
 
 import json
 import shutil
@@ -67,18 +67,6 @@ def test_batch_on_a_process_pool_then_resume(cohorts, tmp_path, capsys):
     entries = _check(out, capsys)
     assert entries["theo_a"].get("resumed") and entries["theo_b"].get("resumed")
     assert (out / "theo_a" / "report.html").stat().st_mtime_ns == stamp
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_batch_on_a_dask_local_cluster(cohorts, tmp_path, capsys):
-    pytest.importorskip("distributed")
-    out = tmp_path / "batch_dask"
-    # one single-threaded worker process: the cohorts go through the cluster one after another
-    args = ["-m", MODEL, "--method", "map", "--starts", "1", "--workers", "1", "--scheduler", "local"]
-    assert _cli()(["batch", *cohorts, *args, "-o", str(out)]) == 1
-    _check(out, capsys)
-    assert "Executor" in (out / "index.html").read_text()
 
 
 #: the smallest real discovery: the motif library's first structure (one-compartment oral, linear), 2 x 30 NUTS draws

@@ -99,8 +99,8 @@ class Discovery:
             pass
         if finished is None or "candidates" not in finished:
             raise CohortodeError(f"the run in {str(path)!r} has not finished (events.jsonl has no complete "
-                                 "'finished' record); resume it with `cohortode discover COHORT --run-dir "
-                                 f"{path}` and the same settings")
+                                 "'finished' record, or one written by an older version of cohortode); resume it "
+                                 f"with `cohortode discover COHORT --run-dir {path}` and the same settings")
         recorded = run.read_data()
         if recorded is None and data is None:
             raise CohortodeError(f"the run directory {str(path)!r} does not record its cohort data (data/); pass "
