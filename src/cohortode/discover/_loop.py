@@ -380,8 +380,16 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
             log.info("resuming the run in %s", run.path)
         else:
             run.write_settings(settings)
+        explained = problem.data if problem.data is not None else data
         if not run.has_inputs():
-            run.write_inputs(problem, problem.data if problem.data is not None else data)
+            run.write_inputs(problem, explained)
+        elif recorded is not None:
+            from ..data import CohortData, data_hash
+
+            before = run.read_data()
+            if before is not None and isinstance(explained, CohortData) and data_hash(before) != data_hash(explained):
+                raise ValueError(f"run directory {run.path} was started with other cohort data (its data/ has "
+                                 "another hash); resume it with the same data or choose a new folder")
     own = executor is None
     pool = default_executor() if own else executor
     try:
