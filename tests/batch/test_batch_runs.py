@@ -1,5 +1,6 @@
-"""``cohortode batch`` over three cohort directories, one of them broken: a report for each good one, an index that
-shows the broken one with its error, on the default process pool, on a Dask ``LocalCluster``, and resumed."""
+"""``cohortode batch`` over three cohort directories, one of them broken: a discovery run and a report for each good
+one, an index that shows the broken one with its error, on the default process pool and on a Dask ``LocalCluster``,
+resumed after an interruption; and fits of given model files to each cohort (``-m``), resumed."""
 
 import json
 import shutil
@@ -68,13 +69,56 @@ def test_batch_on_a_process_pool_then_resume(cohorts, tmp_path, capsys):
     assert (out / "theo_a" / "report.html").stat().st_mtime_ns == stamp
 
 
+#: the smallest real discovery: the motif library's first structure (one-compartment oral, linear), 2 x 30 NUTS draws
+DISCOVER = ["--no-llm", "--domain", "pk", "--budget", "rounds=1,candidates_per_round=1,top_k=1,max_final=1",
+            "--warmup", "30", "--samples", "30", "--chains", "2"]
+
+
+def _events(run_dir):
+    return [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def _check_discovery(out, capsys):
+    entries = _check(out, capsys)
+    index = (out / "index.html").read_text()
+    for name in ("theo_a", "theo_b"):
+        assert _events(out / name / "run")[-1] == "finished"
+        assert (out / name / "run" / "data" / "observations.csv").is_file()
+        assert entries[name]["best"].startswith("d(depot)/dt") and entries[name]["best"] in index
+    assert not (out / "theo_broken" / "run").exists()
+    return entries
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_batch_on_a_dask_local_cluster(cohorts, tmp_path, capsys):
+def test_batch_discovers_on_a_process_pool_then_resumes_an_interrupted_cohort(cohorts, tmp_path, capsys):
+    out = tmp_path / "batch_discover"
+    assert _cli()(["batch", *cohorts, *DISCOVER, "--workers", "2", "-o", str(out)]) == 1
+    _check_discovery(out, capsys)
+    # theo_a is interrupted after its NUTS fit (no comparison, no report yet); theo_b finished
+    run_a = out / "theo_a" / "run"
+    events = (run_a / "events.jsonl").read_text().splitlines()
+    (run_a / "events.jsonl").write_text("\n".join(events[:-1]) + "\n")
+    (out / "theo_a" / "report.html").unlink()
+    (out / "theo_a" / "result.json").unlink()
+    stamp_b = (out / "theo_b" / "report.html").stat().st_mtime_ns
+    # in process this time (--workers 1): no new interpreter
+    assert _cli()(["batch", *cohorts, *DISCOVER, "--workers", "1", "-o", str(out)]) == 1
+    entries = _check_discovery(out, capsys)
+    assert entries["theo_b"].get("resumed") and (out / "theo_b" / "report.html").stat().st_mtime_ns == stamp_b
+    assert not entries["theo_a"].get("resumed")
+    # theo_a went on from its run directory: nothing screened or fitted again, only compared and reported
+    after = _events(run_a)
+    assert [after.count(e) for e in ("proposed", "screened", "fitted", "finished")] == [1, 1, 1, 1]
+    assert after[-1] == "finished" and (out / "theo_a" / "report.html").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_batch_discovers_on_a_dask_local_cluster(cohorts, tmp_path, capsys):
     pytest.importorskip("distributed")
-    out = tmp_path / "batch_dask"
+    out = tmp_path / "batch_discover_dask"
     # one single-threaded worker process: the cohorts go through the cluster one after another
-    args = ["-m", MODEL, "--method", "map", "--starts", "1", "--workers", "1", "--scheduler", "local"]
-    assert _cli()(["batch", *cohorts, *args, "-o", str(out)]) == 1
-    _check(out, capsys)
+    assert _cli()(["batch", *cohorts, *DISCOVER, "--workers", "1", "--scheduler", "local", "-o", str(out)]) == 1
+    _check_discovery(out, capsys)
     assert "Executor" in (out / "index.html").read_text()

@@ -147,6 +147,15 @@ def test_unreachable_language_model_is_a_failed_run(cohortode_cli, command, tmp_
 def test_batch_input_errors(cohortode_cli, tmp_path, capsys):
     assert cohortode_cli(["batch", "theophylline", "-m", str(tmp_path / "none.toml"), "-o", str(tmp_path)]) == 2
     assert "do not exist" in capsys.readouterr().err
+    assert cohortode_cli(["batch", "theophylline", "--chains", "0", "-o", str(tmp_path)]) == 2
+    assert cohortode_cli(["batch", "theophylline", "--budget", "max_candidates=3", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "num_chains" in err and "max_candidates" in err and not list(tmp_path.iterdir())
+
+
+def test_report_of_a_folder_that_is_not_a_run_directory(cohortode_cli, tmp_path, capsys):
+    assert cohortode_cli(["report", str(tmp_path)]) == 2
+    assert "not a discovery run directory" in capsys.readouterr().err
 
 
 def test_usage_error_exits_2(cohortode_cli):

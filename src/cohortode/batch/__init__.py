@@ -2,7 +2,8 @@
 
 Cohorts run in parallel through a :class:`concurrent.futures.Executor`: a local process pool by default, or a Dask
 ``distributed`` cluster. A failing cohort is recorded in the index with its error and does not stop the others; an
-interrupted batch resumes, skipping cohorts whose run directory records a finished report.
+interrupted batch resumes: cohorts whose run directory records a finished report are kept, and an unfinished
+discovery (:class:`DiscoverJob`, the default of ``cohortode batch``) goes on from what its run directory holds.
 """
 
 from ._jobs import FitJob as FitJob

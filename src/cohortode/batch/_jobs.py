@@ -67,12 +67,31 @@ class FitJob:
 
 @dataclass(frozen=True)
 class DiscoverJob:
-    """Run :func:`cohortode.discover` on the cohort (its run directory inside the batch's) and write the report."""
+    """Run :func:`cohortode.discover` on the cohort and write its report.
+
+    The discovery records everything in ``<run_dir>/run`` (a :class:`~cohortode.discover.RunDirectory`), so a
+    cohort interrupted part-way resumes from what it finished. Its screening and NUTS fits run one after another in
+    the worker that runs the cohort (the batch's parallelism is across cohorts).
+
+    Parameters
+    ----------
+    context, domain
+        As in :func:`cohortode.discover` (an empty ``context`` uses each cohort's description).
+    llm
+        The language model (``None``: the embedded one; ``False``: the motif library only).
+    budget, fit_settings
+        :class:`cohortode.discover.Budget` and :class:`cohortode.discover.FitSettings` (``None``: the defaults).
+    seed
+        Seed of every discovery.
+    pdf
+        Also print each report to PDF (needs Chromium).
+    """
 
     context: str = ""
     domain: str | None = None
     llm: str | bool | None = None
     budget: Any = None
+    fit_settings: Any = None
     seed: int = 0
     pdf: bool = False
 
@@ -80,20 +99,24 @@ class DiscoverJob:
         import cohortode
 
         from ..datasets import load_cohort
+        from ..discover import SerialExecutor
         from ..report import print_pdf
         from ..report._discovery import report_from_discovery
 
-        if not hasattr(cohortode, "discover"):
-            raise RuntimeError("cohortode.discover is not available in this version; give --model files to fit.")
         t0 = time.perf_counter()
         data = load_cohort(cohort)
-        disc = cohortode.discover(data, context=self.context, domain=self.domain, llm=self.llm, budget=self.budget,
-                                  seed=self.seed, run_dir=Path(run_dir) / "run", resume=True, progress=False)
-        report = report_from_discovery(disc, data, Path(run_dir) / "report.html",
+        disc = cohortode.discover(data, context=self.context or data.description, domain=self.domain, llm=self.llm,
+                                  budget=self.budget, fit_settings=self.fit_settings, seed=self.seed,
+                                  run_dir=Path(run_dir) / "run", resume=True, executor=SerialExecutor(),
+                                  progress=False)
+        report = report_from_discovery(disc, disc.data, Path(run_dir) / "report.html",
                                        provenance={"job": "discover", "seed": self.seed,
                                                    "llm": "none" if self.llm is False else self.llm or "embedded",
-                                                   "domain": self.domain, "cohort": cohort})
+                                                   "domain": self.domain, "budget": self.budget,
+                                                   "fit settings": self.fit_settings, "cohort": cohort})
         if self.pdf:
             print_pdf(report)
-        best = max(disc.ensemble.members, key=lambda m: m.weight).name
-        return {"report": str(report), "best": best, "seconds": time.perf_counter() - t0}
+        table = disc.table()
+        return {"report": str(report), "best": str(table["equations"].iloc[0]), "run_dir": str(disc.run_dir),
+                "candidates": len(disc.candidates()), "fitted": len(table),
+                "seconds": time.perf_counter() - t0}

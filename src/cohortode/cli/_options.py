@@ -11,7 +11,7 @@ __all__ = ["parse_budget", "read_context", "parse_changes", "parse_regimen"]
 
 
 def parse_budget(items: list[str]) -> Any:
-    """``["rounds=3,max_candidates=20", "wall_time=600"]`` -> :class:`cohortode.Budget` (a dict without it)."""
+    """``["rounds=3,candidates=20", "wall_time=600"]`` -> :class:`cohortode.Budget` (a dict without it)."""
     import cohortode
 
     if not items:
@@ -21,7 +21,7 @@ def parse_budget(items: list[str]) -> Any:
         for part in filter(None, (p.strip() for p in item.split(","))):
             key, eq, value = part.partition("=")
             if not eq:
-                raise BadInput(f"--budget {part!r}: write KEY=VALUE, e.g. rounds=3 or max_candidates=20.")
+                raise BadInput(f"--budget {part!r}: write KEY=VALUE, e.g. rounds=3 or candidates=20.")
             try:
                 values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
             except ValueError:

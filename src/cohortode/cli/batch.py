@@ -11,22 +11,27 @@ from ._fitting import METHODS
 from ._options import parse_budget, read_context
 
 
-@command("batch", help="Run many cohorts in parallel (local process pool, or a Dask cluster with --scheduler): one "
-                       "run directory and one report each, and index.html listing them, failures with their error. "
-                       "Fits the --model files to each cohort, or runs discover without them. An interrupted batch "
-                       "resumes. Exit 1 when a cohort failed.",
-         example="cohortode batch cohorts/*/ -m model.toml --method laplace --out runs/batch --workers 2")
+@command("batch", help="Run a discovery on each of many cohorts in parallel (local process pool, or a Dask cluster "
+                       "with --scheduler): one run directory and one report each, and index.html listing them, "
+                       "failures with their error. With --model files, fits those to each cohort instead. An "
+                       "interrupted batch resumes from its run directories. Exit 1 when a cohort failed.",
+         example="cohortode batch cohorts/*/ --no-llm --domain pk --budget rounds=2,candidates=8 "
+                 "--out runs/batch --workers 2")
 def batch(
     cohorts: list[str] = typer.Argument(..., help="cohort directories, cohort.toml files or observation CSVs"),
     out: Path = typer.Option(Path("runs/batch"), "--out", "-o", help="batch directory (index.html, one folder each)"),
-    model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit (default: run discover)"),
+    model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit instead of discovering"),
     method: str = typer.Option("laplace", "--method", help="with --model: map | laplace | nuts"),
     llm: str = typer.Option(None, "--llm", help="discover: model directory, .gguf file or http://host:port#model"),
     no_llm: bool = typer.Option(False, "--no-llm", help="discover: motif library and mutations only"),
     context: str = typer.Option(None, "--context", help="discover: a sentence about the studies"),
     context_file: Path = typer.Option(None, "--context-file", help="discover: a text file with the context"),
     domain: str = typer.Option(None, "--domain", help="discover: pk, pd, epidemic, growth, ..."),
-    budget: list[str] = typer.Option([], "--budget", help="discover: KEY=VALUE[,KEY=VALUE]"),
+    budget: list[str] = typer.Option([], "--budget", help="discover: KEY=VALUE[,KEY=VALUE] of cohortode.Budget: "
+                                                          "rounds, candidates_per_round, candidates, wall_time, ..."),
+    warmup: int = typer.Option(None, "--warmup", help="discover: NUTS warm-up iterations per chain"),
+    samples: int = typer.Option(None, "--samples", help="discover: NUTS draws per chain"),
+    chains: int = typer.Option(None, "--chains", help="discover: NUTS chains"),
     seed: int = typer.Option(0, "--seed"),
     starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
     draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
@@ -48,8 +53,18 @@ def batch(
         job = FitJob(tuple(str(Path(m).resolve()) for m in model), method=method, seed=seed, pdf=pdf,
                      options={"n_starts": starts, "laplace_draws_n": draws})
     else:
+        given = {k: v for k, v in (("num_warmup", warmup), ("num_samples", samples), ("num_chains", chains))
+                 if v is not None}
+        settings = None
+        if given:
+            from ..discover import FitSettings
+
+            try:
+                settings = FitSettings(**given)
+            except ValueError as exc:
+                raise BadInput(f"--warmup/--samples/--chains: {exc}") from None
         job = DiscoverJob(context=read_context(context, context_file), domain=domain, llm=False if no_llm else llm,
-                          budget=parse_budget(budget), seed=seed, pdf=pdf)
+                          budget=parse_budget(budget), fit_settings=settings, seed=seed, pdf=pdf)
     cohorts = [str(Path(c).resolve()) if Path(c).exists() else c for c in cohorts]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

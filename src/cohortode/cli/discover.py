@@ -16,7 +16,7 @@ from ._printing import markdown_table
                           "screen, NUTS fits the survivors; prints the comparison table and writes a report. "
                           "Resumes from --run-dir.",
          example="cohortode discover cohorts/theophylline --domain pk --context 'oral theophylline, 12 adults' "
-                 "--budget rounds=2,max_candidates=12 --run-dir runs/theo --seed 1")
+                 "--budget rounds=2,candidates=12 --run-dir runs/theo --seed 1")
 def discover(
     cohort: str = typer.Argument(..., help="bundled cohort name, cohort directory, cohort.toml or CSV"),
     llm: str = typer.Option(None, "--llm", help="model directory, .gguf file or http://host:port#model"),
@@ -25,7 +25,7 @@ def discover(
     context_file: Path = typer.Option(None, "--context-file", help="a text file with the context"),
     domain: str = typer.Option(None, "--domain", help="pk, pd, epidemic, growth, progression, ..."),
     budget: list[str] = typer.Option([], "--budget", help="KEY=VALUE[,KEY=VALUE] of cohortode.Budget: rounds, "
-                                                          "candidates_per_round, max_candidates, wall_time, ..."),
+                                                          "candidates_per_round, candidates, wall_time, ..."),
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path = typer.Option(None, "--run-dir", help="run directory (records everything; resumed if present)"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse finished work in --run-dir"),

@@ -20,7 +20,8 @@ from ._options import parse_changes, parse_regimen
 def report(
     run: Path = typer.Argument(None, help="a saved fit (folder of `fit --save`) or a discover run directory"),
     fit: list[Path] = typer.Option([], "--fit", help="further saved fits to report with the first"),
-    cohort: str = typer.Option(None, "--cohort", "-c", help="cohort (to fit --model files, or the run's data)"),
+    cohort: str = typer.Option(None, "--cohort", "-c",
+                               help="cohort to fit --model files to (a run directory records its own data)"),
     model: list[Path] = typer.Option([], "--model", "-m", help="model TOML files to fit and report"),
     method: str = typer.Option("laplace", "--method", help="map | laplace | nuts"),
     output: Path = typer.Option(None, "--output", "-o", help="HTML file (default: report.html in the run or here)"),

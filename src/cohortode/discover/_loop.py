@@ -408,6 +408,16 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
             log.info("resuming the run in %s", run.path)
         else:
             run.write_settings(settings)
+        explained = problem.data if problem.data is not None else data
+        if not run.has_inputs():
+            run.write_inputs(problem, explained)
+        elif recorded is not None:
+            from ..data import CohortData, data_hash
+
+            before = run.read_data()
+            if before is not None and isinstance(explained, CohortData) and data_hash(before) != data_hash(explained):
+                raise ValueError(f"run directory {run.path} was started with other cohort data (its data/ has "
+                                 "another hash); resume it with the same data or choose a new folder")
     own = executor is None
     pool = default_executor() if own else executor
     loop: _Loop | None = None
@@ -423,7 +433,13 @@ def discover(data: Any, problem: Problem | None = None, *, context: str = "", do
         if own:  # the loop may have replaced the pool after a screening timeout
             (loop.executor if loop is not None else pool).shutdown(wait=True, cancel_futures=True)
     loop.timings["total"] = time.perf_counter() - loop.start
-    loop._emit("finished", timings=loop.timings, table=table.to_dict(orient="records"))
+    ensemble = loop.ensemble
+    loop._emit("finished", timings=loop.timings, stopped=stopped, table=table.to_dict(orient="records"),
+               table_dtypes={str(c): str(t) for c, t in table.dtypes.items()}, candidates=loop.records,
+               fitted=list(posteriors), llm_log=loop.llm_log,
+               ensemble=None if ensemble is None else {
+                   "members": [{"name": m.name, "weight": m.weight} for m in ensemble.members],
+                   "provenance": dict(getattr(ensemble, "provenance", None) or {})})
     return Discovery(problem, loop.records, table, loop.models, posteriors, loop.llm_log, loop.timings, stopped,
                      run.path if run is not None else None, ensemble=loop.ensemble)
 

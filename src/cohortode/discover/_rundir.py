@@ -4,7 +4,12 @@ Layout::
 
     run_dir/
       settings.json          settings, seed, provenance (versions, host, start time)
-      events.jsonl           one JSON object per line, appended and flushed as each thing finishes
+      problem.json           the problem explained (states, observables, context, domain, ...)
+      data/                  the cohort tables (observations.csv, dosing.csv, covariates.csv, data.json with their
+                             hash), written when the run starts, so the run directory alone reproduces its result
+      events.jsonl           one JSON object per line, appended and flushed as each thing finishes; the last,
+                             ``finished``, holds the candidates, the comparison table, the ensemble weights, the
+                             timings and the language-model log (read by :meth:`cohortode.Discovery.load`)
       structures/<hash>/
         model.toml           the structure
         screen.json          its screening result
@@ -26,7 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunDirectory"]
+from .._errors import CohortodeError
+
+__all__ = ["RunDirectory", "problem_to_dict", "problem_from_dict"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,24 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, tuple)):
         return list(value)
     return str(value)
+
+
+def problem_to_dict(problem: Any) -> dict[str, Any]:
+    """A :class:`~cohortode.propose.Problem` without its data, as a JSON-ready dict (see :func:`problem_from_dict`)."""
+    return {"name": problem.name, "states": [[s.name, s.meaning, s.unit] for s in problem.states],
+            "observables": dict(problem.observables), "context": problem.context, "domain": problem.domain,
+            "covariates": list(problem.covariates), "initial": dict(problem.initial), "time_unit": problem.time_unit,
+            "signed": list(problem.signed)}
+
+
+def problem_from_dict(record: dict[str, Any], data: Any) -> Any:
+    """The :class:`~cohortode.propose.Problem` written by :func:`problem_to_dict`, over ``data``."""
+    from ..propose import Problem
+
+    return Problem(name=record["name"], states=tuple(tuple(s) for s in record["states"]),
+                   observables=record["observables"], data=data, context=record["context"],
+                   domain=record["domain"], covariates=tuple(record["covariates"]), initial=record["initial"],
+                   time_unit=record["time_unit"], signed=tuple(record["signed"]))
 
 
 class RunDirectory:
@@ -81,6 +106,62 @@ class RunDirectory:
             "cohortode": cohortode.__version__, "python": platform.python_version(), "host": platform.node(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
         (self.path / "settings.json").write_text(json.dumps(record, indent=2, default=_json_default))
+
+    # ------------------------------------------------------------------------------------- problem and data
+    def has_inputs(self) -> bool:
+        """Whether the problem and the cohort data are recorded."""
+        return (self.path / "problem.json").is_file() and (self.path / "data" / "data.json").is_file()
+
+    def write_inputs(self, problem: Any, data: Any) -> None:
+        """Record the problem (``problem.json``) and the cohort tables (``data/``, with their hash).
+
+        Data that are not a :class:`~cohortode.CohortData` (e.g. counts) are not recorded; a log message says so,
+        and :meth:`cohortode.Discovery.load` then needs them passed in.
+        """
+        from ..data import CohortData
+        from ..infer._fit_io import save_data
+
+        if isinstance(data, CohortData):
+            tmp = self.path / "data.tmp"
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp)
+            save_data(data, tmp)
+            if (self.path / "data").exists():
+                import shutil
+
+                shutil.rmtree(self.path / "data")
+            os.replace(tmp, self.path / "data")
+        else:
+            log.info("%s: %s data are not recorded in the run directory", self.path, type(data).__name__)
+        text = json.dumps(_clean(problem_to_dict(problem)), indent=2, default=_json_default)
+        (self.path / "problem.json.tmp").write_text(text, encoding="utf-8")
+        os.replace(self.path / "problem.json.tmp", self.path / "problem.json")
+
+    def read_data(self) -> Any:
+        """The recorded cohort data (checked against their hash), or ``None`` when none are recorded.
+
+        Raises
+        ------
+        CohortodeError
+            When a recorded table is missing, truncated or edited.
+        """
+        from ..infer._fit_io import load_data
+
+        if not (self.path / "data" / "data.json").is_file():
+            return None
+        return load_data(self.path / "data")
+
+    def read_problem(self, data: Any) -> Any:
+        """The recorded problem over ``data``, or ``None`` when none is recorded."""
+        path = self.path / "problem.json"
+        if not path.is_file():
+            return None
+        try:
+            return problem_from_dict(json.loads(path.read_text(encoding="utf-8")), data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CohortodeError(f"{path}: cannot read the recorded problem ({type(exc).__name__}: {exc})") from exc
 
     # --------------------------------------------------------------------------------------------- events
     def append(self, event: str, **fields: Any) -> None:

@@ -56,24 +56,26 @@ def report_from_discovery(discovery, data, path: str | os.PathLike, *, provenanc
 
 
 def report_from_run_dir(run_dir: str | os.PathLike, path: str | os.PathLike | None = None, *, data=None,
-                        level: float = 0.9) -> Path:
-    """Report of a finished run directory of :func:`cohortode.discover` (resumed, so nothing is recomputed)."""
-    import cohortode
+                        level: float = 0.9, provenance: Mapping[str, Any] | None = None) -> Path:
+    """Report of a finished run directory of :func:`cohortode.discover`, read by :meth:`cohortode.Discovery.load`
+    (nothing is proposed or fitted again; the run directory records its cohort data, so ``data`` is needed only
+    for runs that do not)."""
+    from ..discover import Discovery, RunDirectory
 
     run = Path(run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run directory {str(run)!r} does not exist.")
-    if hasattr(cohortode, "Discovery") and hasattr(cohortode.Discovery, "load"):
-        discovery = cohortode.Discovery.load(run)
-        data = data if data is not None else discovery.data
-    elif hasattr(cohortode, "discover"):
-        if data is None:
-            raise ValueError("reading a run directory needs its cohort data (--cohort).")
-        discovery = cohortode.discover(data, run_dir=run, resume=True, progress=False)
-    else:
-        raise RuntimeError("reports from run directories need cohortode.discover, which this version lacks; "
-                           "use `cohortode report --cohort ... --model ...` to report on fitted model files.")
-    return report_from_discovery(discovery, data, path or run / "report.html", level=level)
+    discovery = Discovery.load(run, data=data)
+    recorded = RunDirectory(run).settings() or {}
+    settings = recorded.get("settings", {})
+    prov: dict[str, Any] = {"command": "cohortode report"}
+    for key in ("seed", "proposers", "budget", "fit"):
+        if key in settings:
+            prov["fit settings" if key == "fit" else key] = settings[key]
+    prov.update({f"run {k}": v for k, v in recorded.get("provenance", {}).items()})
+    prov.update(provenance or {})
+    return report_from_discovery(discovery, discovery.data, path or run / "report.html", provenance=prov,
+                                 level=level)
 
 
 def report_from_fits(data, fits: Mapping[str, Any], path: str | os.PathLike, *, seed: int = 0,
