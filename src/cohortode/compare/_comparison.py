@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "compare", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = ("rank", "name", "equations", "n_parameters", "elpd_loo", "se", "elpd_diff", "dse", "p_loo",
-                 "n_high_k", "refitted_rows", "elpd_method", "weight_stacking", "weight_pseudo_bma", "log_marginal_likelihood",
-                 "log_marginal_likelihood_error", "posterior_probability", "map_minus2_loglik", "aic", "bic",
-                 "max_r_hat", "min_ess_bulk", "divergences")
+                 "n_high_k", "refitted_rows", "elpd_method", "weight_stacking", "weight_pseudo_bma",
+                 "log_marginal_likelihood", "log_marginal_likelihood_error", "posterior_probability",
+                 "map_minus2_loglik", "aic", "bic", "max_r_hat", "min_ess_bulk", "divergences")
 """Columns of :attr:`Comparison.table`, in order."""
 
 MAX_REFITS = 10
