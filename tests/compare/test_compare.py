@@ -37,6 +37,9 @@ def data():
 
 @pytest.fixture(scope="module")
 def comparison(data):
+    # Laplace fits, so R-hat and ESS are NaN here. A NUTS variant (2 chains x 200, workers=1) took 674 s on two
+    # shared cores (Michaelis-Menten alone 572 s; two-compartment at R-hat 1.36 with 23 divergences, and its
+    # posterior probability 0.41 against the true structure's 0.43): too slow and too noisy for this test.
     fits = {spec["name"]: laplace(spec, data) for spec in (ONECOMP, TWOCOMP, MICHAELIS_MENTEN)}
     return co.compare(fits, refit=False, seed=0)
 
