@@ -35,6 +35,7 @@ from ._errors import LLMBackendError as LLMBackendError  # noqa: E402
 from ._errors import ModelSpecError as ModelSpecError  # noqa: E402
 from .compare import Comparison as Comparison  # noqa: E402
 from .compare import compare as compare  # noqa: E402
+from .compare import kfold as kfold  # noqa: E402
 from .compile import SolverOptions as SolverOptions  # noqa: E402
 from .compile import compile_model as compile_model  # noqa: E402
 from .data import CohortData as CohortData  # noqa: E402

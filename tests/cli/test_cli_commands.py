@@ -109,6 +109,8 @@ def test_fit_a_csv_cohort_save_then_compare_and_report(cohortode_cli, csv_cohort
     assert cohortode_cli(["compare", str(saved), "--no-refit", "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0].split(",")
     assert {"rank", "name", "elpd_loo", "se", "weight_stacking", "weight_pseudo_bma"} <= set(header)
+    assert cohortode_cli(["compare", str(saved), "--cv", "kfold", "--folds", "3", "--format", "csv"]) == 0
+    assert "kfold(3) over time blocks" in capsys.readouterr().out
     html = tmp_path / "saved.html"
     assert cohortode_cli(["report", str(saved), "--no-refit", "-o", str(html)]) == 0
     assert 'id="vpc"' in html.read_text()
@@ -120,6 +122,8 @@ def test_compare_and_report_need_inputs(cohortode_cli, capsys):
     assert cohortode_cli(["compare", "-c", "theophylline", "-m", MODEL, "--format", "xlsx"]) == 2
     err = capsys.readouterr().err
     assert "--format 'xlsx'" in err
+    assert cohortode_cli(["compare", "-c", "theophylline", "-m", MODEL, "--cv", "jackknife"]) == 2
+    assert "--cv 'jackknife'" in capsys.readouterr().err
 
 
 def test_discover_input_errors(cohortode_cli, bad_csv, capsys):

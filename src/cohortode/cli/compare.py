@@ -44,6 +44,10 @@ def _table_from_run(run: Path):
                    "compare model files with --cohort and --model instead.")
 
 
+CV_METHODS = ("loo", "kfold")
+"""Values of ``--cv``."""
+
+
 @command("compare", help="Print a model-comparison table (PSIS-LOO, stacking and pseudo-BMA+ weights) from saved fits "
                          "(fit --save) or finished runs, or from model files fitted to a cohort, as CSV, Markdown "
                          "or HTML.",
@@ -58,6 +62,9 @@ def compare(
     seed: int = typer.Option(0, "--seed"),
     refit: bool = typer.Option(True, "--refit/--no-refit", help="exact leave-one-out refits for high Pareto k "
                                                                  "rows (when cohortode.compare provides them)"),
+    cv: str = typer.Option("loo", "--cv", help="loo (PSIS-LOO with exact refits) | kfold (K-fold over blocks of "
+                                                "consecutive time points, for many rows of high Pareto k)"),
+    folds: int = typer.Option(5, "--folds", help="number of blocks of time points for --cv kfold"),
     starts: int = typer.Option(8, "--starts", help="MAP optimiser starts"),
     draws: int = typer.Option(1000, "--draws", help="Laplace draws"),
 ) -> int:
@@ -67,7 +74,11 @@ def compare(
 
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    if cv not in CV_METHODS:
+        raise BadInput(f"--cv {cv!r}: choose one of {', '.join(CV_METHODS)}.")
     options = {} if refit else {"refit": False}
+    if cv == "kfold":
+        options.update(cv="kfold", folds=folds)
     tables = []
     runs = list(runs or [])
     saved = [r for r in runs if is_saved_fit(r)]

@@ -15,7 +15,8 @@ from scipy.special import logsumexp
 from .._errors import CohortodeError, DiagnosticsWarning
 from ..infer import Fit
 from ._marginal import MarginalLikelihood, bridge_sampling, importance_sampling
-from ._refit import exact_loo_term
+from ._kfold import DEFAULT_FOLDS, KFold, kfold
+from ._refit import RowMaskedPosterior, heldout_terms
 
 if TYPE_CHECKING:
     from ..ensemble import Ensemble
@@ -23,9 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "compare", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = ("rank", "name", "equations", "n_parameters", "elpd_loo", "se", "elpd_diff", "dse", "p_loo",
-                 "n_high_k", "refitted_rows", "weight_stacking", "weight_pseudo_bma", "log_marginal_likelihood",
-                 "log_marginal_likelihood_error", "posterior_probability", "map_minus2_loglik", "aic", "bic",
-                 "max_r_hat", "min_ess_bulk", "divergences")
+                 "n_high_k", "refitted_rows", "elpd_method", "weight_stacking", "weight_pseudo_bma",
+                 "log_marginal_likelihood", "log_marginal_likelihood_error", "posterior_probability",
+                 "map_minus2_loglik", "aic", "bic", "max_r_hat", "min_ess_bulk", "divergences")
 """Columns of :attr:`Comparison.table`, in order."""
 
 MAX_REFITS = 10
@@ -42,6 +43,8 @@ class Comparison:
         One row per structure, best (highest ``elpd_loo``) first; columns :data:`TABLE_COLUMNS`. ``elpd_diff`` and
         ``dse`` are relative to the best structure; ``n_high_k`` counts rows whose Pareto k exceeded the threshold;
         ``refitted_rows`` lists the data rows (0-based) whose leave-one-out term was computed by an exact refit;
+        ``elpd_method`` says what produced ``elpd_loo``, ``se`` and ``p_loo``: ``"psis-loo"``,
+        ``"psis-loo + exact refits"`` or ``"kfold(K) over time blocks"`` (then ``elpd_loo`` is the K-fold elpd);
         ``map_minus2_loglik``, ``aic`` and ``bic`` use the log-likelihood at the posterior mode (MAP), with the
         number of sampled sites as the number of parameters and the number of data rows as ``n``;
         ``max_r_hat``, ``min_ess_bulk`` are NaN for Laplace fits.
@@ -53,6 +56,8 @@ class Comparison:
         The marginal-likelihood estimate per structure.
     pareto_k_threshold
         Pareto k above which a row's PSIS estimate was deemed unreliable.
+    kfold
+        The K-fold cross-validation per structure (``compare(..., cv="kfold")``), else empty.
     """
 
     table: pd.DataFrame
@@ -60,6 +65,7 @@ class Comparison:
     loo: dict[str, az.ELPDData]
     marginal: dict[str, MarginalLikelihood] = field(default_factory=dict)
     pareto_k_threshold: float = 0.7
+    kfold: dict[str, KFold] = field(default_factory=dict)
 
     def weights(self, kind: Literal["stacking", "pseudo_bma", "posterior"] = "stacking") -> dict[str, float]:
         """Weights by structure name: ``"stacking"``, ``"pseudo_bma"`` (pseudo-BMA+) or ``"posterior"`` (BMA)."""
@@ -86,7 +92,8 @@ class Comparison:
 
 def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Mapping[str, float] | None = None,
             pareto_k_threshold: float | None = None, refit: bool = True, max_refits: int = MAX_REFITS,
-            marginal_likelihood: bool = True, seed: int = 0) -> Comparison:
+            marginal_likelihood: bool = True, cv: Literal["loo", "kfold"] = "loo", folds: int = DEFAULT_FOLDS,
+            seed: int = 0) -> Comparison:
     """Compare fitted structures of the same data: LOO, stacking, pseudo-BMA+ and posterior model probabilities.
 
     Parameters
@@ -108,6 +115,13 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
     marginal_likelihood
         Estimate the log marginal likelihoods (bridge sampling from NUTS draws, importance sampling for Laplace
         fits) and the posterior model probabilities; ``False`` leaves them NaN.
+    cv
+        ``"loo"``: PSIS-LOO with exact refits of rows above the threshold. ``"kfold"``: K-fold cross-validation
+        over ``folds`` blocks of consecutive time points (:func:`~cohortode.compare.kfold`, one refit per block
+        and structure), the option when many rows have a high Pareto k; ``refit`` and ``max_refits`` are then
+        unused, ``n_high_k`` still counts PSIS-LOO's bad rows.
+    folds
+        The number of blocks for ``cv="kfold"``.
     seed
         Seed of the refits, the proposals and the Bayesian bootstrap of pseudo-BMA+.
 
@@ -125,7 +139,9 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
         missing = [n for n in named if n not in structure_log_prior]
         if missing:
             raise ValueError(f"structure_log_prior has no value for {missing}; names are {list(named)}")
-    loos, refitted, n_high, marginals, thresholds = {}, {}, {}, {}, []
+    if cv not in ("loo", "kfold"):
+        raise ValueError(f"unknown cv {cv!r}; use 'loo' (PSIS-LOO with exact refits) or 'kfold'")
+    loos, refitted, n_high, marginals, thresholds, kfolds, methods = {}, {}, {}, {}, [], {}, {}
     for i, (name, f) in enumerate(named.items()):
         if f.method not in ("nuts", "laplace"):
             raise CohortodeError(f"compare needs NUTS or Laplace fits; {name!r} is a {f.method!r} fit")
@@ -136,7 +152,12 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
         bad = [int(r) for r in np.argsort(-k, kind="stable") if k[r] > threshold]  # worst first
         n_high[name] = len(bad)
         refitted[name] = []
-        if refit and bad:
+        methods[name] = "psis-loo"
+        if cv == "kfold":
+            kfolds[name] = kfold(f, folds, seed=seed + 1000 * i)
+            loo = _with_exact_terms(loo, dict(enumerate(kfolds[name].pointwise)), threshold)
+            methods[name] = f"kfold({kfolds[name].folds}) over time blocks"
+        elif refit and bad:
             chosen = sorted(bad[:max_refits])
             if len(bad) > max_refits:
                 warnings.warn(f"{name}: {len(bad)} rows have Pareto k above {threshold:.2f}, more than "
@@ -144,13 +165,16 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit], *, structure_log_prior: Map
                               f"rows {sorted(bad[max_refits:])} are kept (unreliable)", DiagnosticsWarning,
                               stacklevel=2)
             if chosen:
-                exact = {row: exact_loo_term(f, row, seed=seed + 1000 * i + row) for row in chosen}
+                masked = RowMaskedPosterior(f) if f.method == "laplace" else None  # compiled once for all rows
+                exact = {row: float(heldout_terms(f, [row], seed=seed + 1000 * i + row, masked=masked)[0])
+                         for row in chosen}
                 loo = _with_exact_terms(loo, exact, threshold)
                 refitted[name] = chosen
+                methods[name] = "psis-loo + exact refits"
         loos[name] = loo
         marginals[name] = _marginal(f, seed) if marginal_likelihood else MarginalLikelihood(np.nan, np.nan, "none")
-    table = _table(named, loos, refitted, n_high, marginals, structure_log_prior, seed)
-    return Comparison(table, dict(named), loos, marginals, float(min(thresholds)))
+    table = _table(named, loos, refitted, methods, n_high, marginals, structure_log_prior, seed)
+    return Comparison(table, dict(named), loos, marginals, float(min(thresholds)), kfolds)
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -170,7 +194,7 @@ def _data_hash(f: Fit) -> str:
 
 
 def _with_exact_terms(loo: az.ELPDData, exact: dict[int, float], threshold: float) -> az.ELPDData:
-    """A copy of ``loo`` whose rows in ``exact`` carry the exact terms (totals, SE and p_loo updated)."""
+    """A copy of ``loo`` whose rows in ``exact`` carry the exact (refit or K-fold) terms (totals, SE, p_loo)."""
     out = loo.copy()
     loo_i = loo["loo_i"].copy()
     values = np.asarray(loo_i.values, float).copy()
@@ -202,7 +226,7 @@ def _marginal(f: Fit, seed: int) -> MarginalLikelihood:
     return importance_sampling(log_density, flat.mean(axis=0), np.cov(flat, rowvar=False), seed=seed)
 
 
-def _table(named, loos, refitted, n_high, marginals, structure_log_prior, seed) -> pd.DataFrame:
+def _table(named, loos, refitted, methods, n_high, marginals, structure_log_prior, seed) -> pd.DataFrame:
     with warnings.catch_warnings():
         # arviz repeats the Pareto-k warning already counted in n_high_k
         warnings.filterwarnings("ignore", message=r".*[Pp]areto.*", category=UserWarning)
@@ -232,6 +256,7 @@ def _table(named, loos, refitted, n_high, marginals, structure_log_prior, seed) 
             "elpd_diff": float(stacking.loc[name, "elpd_diff"]) if stacking is not None else 0.0,
             "dse": float(stacking.loc[name, "dse"]) if stacking is not None else 0.0,
             "p_loo": float(loo["p_loo"]), "n_high_k": n_high[name], "refitted_rows": tuple(refitted[name]),
+            "elpd_method": methods[name],
             "weight_stacking": float(stacking.loc[name, "weight"]) if stacking is not None else 1.0,
             "weight_pseudo_bma": float(bma.loc[name, "weight"]) if bma is not None else 1.0,
             "log_marginal_likelihood": marginals[name].log_marginal_likelihood,
