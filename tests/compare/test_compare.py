@@ -27,7 +27,7 @@ def _nothing():
 
 def laplace(spec, data):
     return co.fit(co.ODEModel(**spec), data, "laplace", error="proportional", laplace_draws_n=400, n_starts=2,
-                  seed=0, warn=False)
+                  seed=0, warn=False, screening=True)
 
 
 @pytest.fixture(scope="module")

@@ -58,9 +58,11 @@ class CountFit(Fit):
         extra = {}
         if self._diverging is not None:
             extra["sample_stats"] = {"diverging": np.asarray(self._diverging, dtype=bool)}
+        if getattr(self, "_laplace_log_weights", None) is not None:  # saved with the fit, read back by load
+            extra["sample_stats"] = {"laplace_log_weight": np.reshape(self._laplace_log_weights, (chains, draws))}
         return az.from_dict(
             **extra,
-            posterior={k: v for k, v in self._draws.items()},
+            posterior={k: np.asarray(v) for k, v in self._draws.items()},
             log_likelihood={"y": pointwise.reshape(shape)},
             posterior_predictive={"count": replicated.reshape(shape)},
             observed_data={"count": np.asarray(lik.k)},

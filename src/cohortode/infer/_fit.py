@@ -23,9 +23,10 @@ from ..data import CountData
 from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine, row_loglik
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
+from ._approximate_loo import approximate_posterior_loo
 from ._chains import NutsSettings, run_chains
 from ._diagnostics import GOOD_RHAT, diagnose
-from ._optimize import MapResult, find_map, laplace_draws
+from ._optimize import MapResult, find_map, laplace_sample
 from ._problem import BayesianProblem, rebuild_problem
 from ._screening import screen
 from ._settings import FitSettings, Method, engine_spec
@@ -74,7 +75,8 @@ class Fit:
     def __init__(self, problem: BayesianProblem, settings: FitSettings, draws: dict[str, np.ndarray],
                  map_result: MapResult, diagnostics: dict, diagnostics_table: pd.DataFrame, seconds: float, *,
                  diverging: np.ndarray | None = None, warn: bool = True, idata: az.InferenceData | None = None,
-                 rows: dict[str, tuple[np.ndarray, ...]] | None = None):
+                 rows: dict[str, tuple[np.ndarray, ...]] | None = None,
+                 laplace_log_weights: np.ndarray | None = None):
         self.settings = settings
         self.map = map_result
         self.diagnostics = diagnostics
@@ -85,6 +87,9 @@ class Fit:
         self._warn = warn
         self._idata = idata
         self._rows = rows  # per-row (pointwise, mu, var) of the draws and the MAP, when the fit computed them
+        # Laplace fits: log posterior density minus log Gaussian density of every draw (importance weights of
+        # the draws against the posterior, used by loo)
+        self._laplace_log_weights = laplace_log_weights
         self._row_fn = None
         self._attach(problem)
 
@@ -136,7 +141,8 @@ class Fit:
                 "map": {"values": self.map.values, "unconstrained": self.map.unconstrained,
                         "log_density": self.map.log_density, "all_log_densities": self.map.all_log_densities},
                 "diagnostics": self.diagnostics, "diagnostics_table": self.diagnostics_table,
-                "seconds": self.seconds, "warn": self._warn, "idata": self._idata, "rows": self._rows}
+                "seconds": self.seconds, "warn": self._warn, "idata": self._idata, "rows": self._rows,
+                "laplace_log_weights": self._laplace_log_weights}
 
     def __setstate__(self, state: dict) -> None:
         problem = rebuild_problem(state["model"], state["data"], engine=state["engine"], error=state["error"],
@@ -151,6 +157,7 @@ class Fit:
         self._warn = state["warn"]
         self._idata = state["idata"]
         self._rows = state.get("rows")
+        self._laplace_log_weights = state.get("laplace_log_weights")
         self._row_fn = None
         self._attach(problem)
 
@@ -212,6 +219,8 @@ class Fit:
         extra = {}
         if self._diverging is not None:
             extra["sample_stats"] = {"diverging": np.asarray(self._diverging, dtype=bool)}
+        if getattr(self, "_laplace_log_weights", None) is not None:  # saved with the fit, read back by load
+            extra["sample_stats"] = {"laplace_log_weight": np.reshape(self._laplace_log_weights, (chains, draws))}
         return az.from_dict(
             **extra,
             posterior={k: np.asarray(v) for k, v in self._draws.items()},
@@ -298,6 +307,10 @@ class Fit:
     def loo(self, *, warn: bool | None = None):
         """PSIS-LOO of the fit (``arviz.loo`` on the pointwise log-likelihood, one point per data row).
 
+        For a Laplace fit the draws come from a Gaussian, not from the posterior: their leave-one-out weights are
+        corrected by the ratio of the two densities (:func:`~cohortode.infer._approximate_loo.approximate_posterior_loo`,
+        Magnusson et al. 2019), so that a poor Gaussian gives high Pareto k instead of a meaningless elpd.
+
         Parameters
         ----------
         warn
@@ -310,10 +323,16 @@ class Fit:
             With ``elpd_loo``, ``se``, ``p_loo``, ``loo_i`` and ``pareto_k`` (per row, in data order).
         """
         warn = self._warn if warn is None else warn
-        with warnings.catch_warnings():
-            # arviz warns with a generic message; the rows concerned are reported below in cohortode's terms.
-            warnings.filterwarnings("ignore", message=r".*[Pp]areto.*", category=UserWarning)
-            result = az.loo(self.idata, pointwise=True)
+        log_weights = getattr(self, "_laplace_log_weights", None)
+        if log_weights is not None and self.method == "laplace":
+            # Laplace draws are an importance sample of the posterior, weighted accordingly
+            ll = np.asarray(self.idata.log_likelihood["y"].values).reshape(len(log_weights), -1)
+            result = approximate_posterior_loo(ll, log_weights, np.zeros_like(log_weights))
+        else:
+            with warnings.catch_warnings():
+                # arviz warns with a generic message; the rows concerned are reported below in cohortode's terms.
+                warnings.filterwarnings("ignore", message=r".*[Pp]areto.*", category=UserWarning)
+                result = az.loo(self.idata, pointwise=True)
         if warn and bool(result.warning):
             k = np.asarray(result.pareto_k)
             good_k = float(getattr(result, "good_k", 0.7))
@@ -473,7 +492,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
         diag = {"log_density": result.log_density, "starts": result.all_log_densities, "ok": True, "problems": []}
     elif method == "laplace":
-        flat, eig = laplace_draws(result, laplace_draws_n, seed, hessian=hessian)
+        flat, eig, z_laplace, log_g = laplace_sample(result, laplace_draws_n, seed, hessian=hessian)
         draws = {k: v.reshape(1, -1) for k, v in flat.items()}
         problems = [] if eig.min() > 0 else [f"Hessian not positive definite (min eigenvalue {eig.min():.3g})"]
         diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
@@ -492,16 +511,22 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
             diag["problems"] = [*diag["problems"], f"screening grid not converged at {facts.grid_steps} steps "
                                 f"(-2 log L moves by {facts.grid_error_m2ll:.3g} on a grid twice as fine)"]
     rows = None
+    log_weights = None
     if row_function is not None:  # the screening objective gives the rows; no program is compiled for them
-        flat = {k: v.reshape(-1) for k, v in draws.items()}
-        z_draws = result.unconstrained[None, :] if method == "map" else problem.unconstrain_draws(flat)
-        rows = {"draws": row_function(z_draws), "map": row_function(result.unconstrained)}
+        if method == "laplace":
+            *per_row, log_p = row_function.with_log_density(z_laplace)
+            rows = {"draws": tuple(per_row), "map": row_function(result.unconstrained)}
+            log_weights = log_p - log_g
+        else:
+            rows = {"draws": row_function(result.unconstrained[None, :]), "map": row_function(result.unconstrained)}
+    elif method == "laplace":
+        log_weights = np.asarray(problem.batch_log_density(jnp.asarray(z_laplace))) - log_g
     if isinstance(problem.likelihood, CountLikelihood):
         from ._count_fit import CountFit  # the subclass imports this module
         return CountFit(problem, settings, draws, result, diag, table, time.perf_counter() - start,
-                        diverging=diverging, warn=warn)
+                        diverging=diverging, warn=warn, laplace_log_weights=log_weights)
     return Fit(problem, settings, draws, result, diag, table, time.perf_counter() - start, diverging=diverging,
-               warn=warn, rows=rows)
+               warn=warn, rows=rows, laplace_log_weights=log_weights)
 
 
 def sample_nuts(problem: BayesianProblem, settings: FitSettings, init: np.ndarray, *, workers: int | None = None,

@@ -174,9 +174,13 @@ def load_fit(path: str | os.PathLike):
                               options=settings.solver_options, priors=priors)
     map_result = MapResult({k: float(v) for k, v in m["values"].items()}, np.asarray(m["unconstrained"], float),
                            float(m["log_density"]), [float(v) for v in m["all_log_densities"]], problem)
+    log_weights = None
+    if "sample_stats" in idata.groups() and "laplace_log_weight" in idata.sample_stats:
+        log_weights = np.asarray(idata.sample_stats["laplace_log_weight"].values, dtype=float).reshape(-1)
     cls = CountFit if isinstance(data, CountData) else Fit
     return cls(problem, settings, draws, map_result, summary, table, float(saved.get("seconds", 0.0)),
-               diverging=diverging, warn=bool(saved.get("warn", True)), idata=idata)
+               diverging=diverging, warn=bool(saved.get("warn", True)), idata=idata,
+               laplace_log_weights=log_weights)
 
 
 def _read_idata(file: Path, sites: list[str]) -> az.InferenceData:

@@ -110,6 +110,14 @@ def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0,
     they are clipped to a small positive value and reported by the caller). ``hessian`` (of the negative log
     density) skips computing it by nested forward mode.
     """
+    draws, eigval, _, _ = laplace_sample(result, n, seed, hessian)
+    return draws, eigval
+
+
+def laplace_sample(result: MapResult, n: int = 1000, seed: int = 0, hessian: np.ndarray | None = None
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`laplace_draws`, plus the unconstrained draws ``(n, sites)`` and the log density of each under the
+    Gaussian (for importance weighting against the posterior, see :mod:`cohortode.infer._approximate_loo`)."""
     problem = result.problem
     if hessian is None:
         neg = lambda z: -problem.log_density(z)  # noqa: E731
@@ -120,5 +128,8 @@ def laplace_draws(result: MapResult, n: int = 1000, seed: int = 0,
     cov = (eigvec / clipped) @ eigvec.T
     rng = np.random.default_rng(seed)
     z = rng.multivariate_normal(result.unconstrained, cov, size=n, method="eigh")
+    projected = (z - result.unconstrained) @ eigvec  # coordinates along the eigenvectors
+    log_g = (-0.5 * np.sum(projected**2 * clipped, axis=1) + 0.5 * np.sum(np.log(clipped))
+             - 0.5 * len(clipped) * np.log(2.0 * np.pi))
     draws = {k: np.asarray(v) for k, v in problem.constrain(z).items()}
-    return draws, eigval
+    return draws, eigval, z, log_g

@@ -109,11 +109,17 @@ class RowFunction:
         self.objective = objective
 
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.with_log_density(z)[:3]
+
+    def with_log_density(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(pointwise, mu, var, log posterior density)`` at ``z`` (one point, or a batch along the first axis)."""
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
-            return tuple(np.asarray(a) for a in self.objective(jnp.asarray(z))[4:7])
-        outs = [self.objective(jnp.asarray(zi))[4:7] for zi in z]
-        return tuple(np.stack([np.asarray(o[j]) for o in outs]) for j in range(3))
+            out = self.objective(jnp.asarray(z))
+            return (*(np.asarray(a) for a in out[4:7]), -np.asarray(out[0]))
+        outs = [self.objective(jnp.asarray(zi)) for zi in z]
+        per_row = tuple(np.stack([np.asarray(o[j]) for o in outs]) for j in (4, 5, 6))
+        return (*per_row, -np.array([float(o[0]) for o in outs]))
 
 
 def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProblem:
