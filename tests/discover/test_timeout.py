@@ -20,16 +20,18 @@ POOL_TIMEOUT = 20.0
 
 
 class HangingExecutor(Executor):
-    """Runs tasks at once, except screenings of structures with ``hang_over`` or more parameters, which never end."""
+    """Runs tasks at once, except screenings (or, with ``stage="nuts"``, final NUTS fits) of structures with
+    ``hang_over`` or more parameters, which never end."""
 
-    def __init__(self, hang_over: int):
+    def __init__(self, hang_over: int, stage: str = "screen"):
         self.hang_over = hang_over
         self.hung = 0
+        self.stage = _fakes.fake_screen if stage == "screen" else _fakes.fake_nuts
 
     def submit(self, fn, /, *args, **kwargs):
         future: Future = Future()
         model = kwargs.get("model")
-        if fn is _fakes.fake_screen and model is not None and len(model.parameters) >= self.hang_over:
+        if fn is self.stage and model is not None and len(model.parameters) >= self.hang_over:
             self.hung += 1
             return future  # never finishes
         future.set_result(fn(*args, **kwargs))
@@ -51,9 +53,31 @@ def test_a_hung_screening_is_rejected_as_a_timeout_and_the_run_goes_on(monkeypat
     assert (cands["status"] == "scored").any() and not result.table().empty
 
 
-def test_fit_settings_screen_timeout_is_checked():
+def test_a_hung_nuts_fit_is_left_out_as_a_timeout_and_the_ensemble_is_made_of_the_others(monkeypatch, tmp_path):
+    import json
+
+    _fakes.patch(monkeypatch)
+    problem = benchmark_problem("theophylline").problem
+    executor = HangingExecutor(hang_over=4, stage="nuts")
+    start = time.perf_counter()
+    result = discover(problem.data, problem, llm=False, budget=Budget(rounds=1, candidates_per_round=6, top_k=4),
+                      fit_settings=FitSettings(nuts_timeout=0.5), seed=3, executor=executor, progress=False,
+                      run_dir=tmp_path / "run")
+    assert time.perf_counter() - start < 60
+    assert executor.hung >= 1
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    failed = [e for e in events if e["event"] == "fit_failed"]
+    assert len(failed) == executor.hung and all(e["reason"] == "timeout after 0.5 s" for e in failed)
+    table = result.table()
+    assert not table.empty and len(table) == len(result.posteriors)
+    assert all(len(result.models[h].parameters) < 4 for h in result.posteriors)
+
+
+def test_fit_settings_timeouts_are_checked():
     with pytest.raises(ValueError, match="screen_timeout"):
         FitSettings(screen_timeout=0)
+    with pytest.raises(ValueError, match="nuts_timeout"):
+        FitSettings(nuts_timeout=-1)
     assert FitSettings(screen_timeout=None).screen_timeout is None
 
 

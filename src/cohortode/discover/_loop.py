@@ -312,6 +312,8 @@ class _Loop:
             nonlocal done
             try:
                 result = future.result()
+            except TaskTimeout as exc:
+                result = _finalize.FinalResult(h, "failed", reason=str(exc))
             except Exception as exc:  # noqa: BLE001
                 result = _finalize.FinalResult(h, "failed", reason=f"worker failed: {type(exc).__name__}: {exc}")
             if result.status == "fitted":
@@ -325,7 +327,8 @@ class _Loop:
             done += 1
             self.progress.update("NUTS for the best structures", done, len(hashes), self._best_text())
 
-        run_tasks(self.executor, tasks, finished)
+        self.executor = run_tasks(self.executor, tasks, finished, timeout=self.fit_settings.nuts_timeout,
+                                  restart=self.restart)
         self.timings["nuts"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         ordered = {h: posteriors[h] for h in hashes if h in posteriors}

@@ -91,6 +91,12 @@ class FitSettings:
         reason "timeout after X s". The default process pool ends its worker processes to stop a hung fit and starts
         the others again; another pool passed as ``executor`` keeps the hung worker busy until the fit ends (its result
         is dropped); the in-process :class:`~cohortode.discover.SerialExecutor` cannot enforce it.
+    nuts_timeout
+        Seconds one structure's final NUTS fit may take (``None``: no limit), enforced as ``screen_timeout`` is; a
+        structure past it is left out of the comparison and the ensemble, and the run records "timeout after X s".
+        NUTS through an adaptive ODE solver on a weakly identified posterior can need hours on two cores (one
+        compartment with Michaelis-Menten elimination on theophylline: still running after 20 minutes at the
+        default 4 x (500 + 500) draws), which would hold the whole discovery.
     """
 
     screen_starts: int = 4
@@ -101,6 +107,7 @@ class FitSettings:
     engine: str = "sigma"
     error: str = "combined"
     screen_timeout: float | None = 300.0
+    nuts_timeout: float | None = 600.0
 
     def __post_init__(self) -> None:
         _check_int("screen_starts", self.screen_starts, 1)
@@ -108,10 +115,11 @@ class FitSettings:
         _check_int("num_warmup", self.num_warmup, 1)
         _check_int("num_samples", self.num_samples, 1)
         _check_int("num_chains", self.num_chains, 1)
-        t = self.screen_timeout
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))
-                              or not (math.isfinite(t) and t > 0)):
-            raise ValueError(f"screen_timeout: expected a positive number of seconds or None, got {t!r}")
+        for name in ("screen_timeout", "nuts_timeout"):
+            t = getattr(self, name)
+            if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))
+                                  or not (math.isfinite(t) and t > 0)):
+                raise ValueError(f"{name}: expected a positive number of seconds or None, got {t!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
