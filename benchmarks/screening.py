@@ -4,8 +4,8 @@
 For each problem (theophylline, the bundled cohort; and synthetic growth, epidemic and two-compartment IV cohorts)
 every composition of the motif library is fitted with ``cohortode.fit(model, data, method="map", screening=True)``,
 one after another in this process, with JAX's persistent compilation cache pointed at a new, empty folder (cold
-cache: every structure compiles). Printed per structure: wall seconds of the fit, of which compiling (objective and
-grid check) and optimising, objective evaluations, starts run, the ODE path and grid, ``-2 log L`` at the MAP and
+cache: every structure compiles). Printed per structure: wall seconds of the fit, of which compiling (the objective; the
+grid check reuses it) and optimising, objective evaluations, starts run, the ODE path and grid, ``-2 log L`` at the MAP and
 BIC = ``-2 log L + k log n`` (``k`` sampled sites, ``n`` data rows; ``log L`` maximised from the MAP, see
 :mod:`cohortode.infer._screening`); then the median and maximum seconds.
 
