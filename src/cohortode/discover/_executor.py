@@ -92,7 +92,8 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
     on_done
         Called in this process with each key and its finished future.
     timeout
-        Seconds a task may take from its submission (a task in flight has a worker to itself). A task past it is
+        Seconds a task may take from its first submission (a task in flight has a worker to itself; a task started
+        again after another task's timeout keeps its clock, so the whole run stays bounded). A task past it is
         passed to ``on_done`` as a future holding :class:`TaskTimeout` ("timeout after X s"). Not enforced by the
         :class:`SerialExecutor`, which runs each task to its end inside ``submit`` (a hung task hangs the caller).
     restart
@@ -110,11 +111,12 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
         raise ValueError(f"timeout: expected a positive number of seconds or None, got {timeout!r}")
     window = 1 if isinstance(executor, SerialExecutor) else getattr(executor, "_max_workers", None) or len(tasks)
     pending: dict[Future, tuple[Any, Callable[..., Any], dict[str, Any], float]] = {}
-    queue = list(tasks)
+    queue: list[tuple[Any, Callable[..., Any], dict[str, Any], float | None]] = [(*t, None) for t in tasks]
     while queue or pending:
         while queue and len(pending) < max(1, window):
-            key, fn, kwargs = queue.pop(0)
-            pending[executor.submit(fn, **kwargs)] = (key, fn, kwargs, time.monotonic())
+            key, fn, kwargs, started = queue.pop(0)
+            pending[executor.submit(fn, **kwargs)] = (key, fn, kwargs,
+                                                      time.monotonic() if started is None else started)
         wait_for = None
         if timeout is not None:
             first_deadline = min(started for *_, started in pending.values()) + timeout
@@ -134,7 +136,7 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
             log.warning("task %s ran past %g s and is abandoned", key, timeout)
             on_done(key, _timed_out(timeout))
         if restart is not None:
-            again = [(key, fn, kwargs) for key, fn, kwargs, _ in pending.values()]
+            again = list(pending.values())  # with their first start: restarting does not reset the clock
             log.warning("ending the worker processes (a timed-out fit cannot be interrupted otherwise); %d task(s) "
                         "in flight start again", len(again))
             _end_pool(executor)
