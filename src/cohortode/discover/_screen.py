@@ -268,8 +268,10 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
         problems.append(f"Pareto k above 0.7 for {int(np.sum(kk > 0.7))} of {kk.size} rows (approximate elpd "
                         "unreliable there)")
     obs = fit.data.observations
-    se = np.sqrt(np.maximum(var, 1e-300) / np.asarray(lik.n))
-    z = (mu - np.asarray(lik.ybar)) / se
+    if hasattr(lik, "ybar"):  # cohort means: the standard error of the mean of n subjects
+        z = (mu - np.asarray(lik.ybar)) / np.sqrt(np.maximum(var, 1e-300) / np.asarray(lik.n))
+    else:  # counts of one population: the predictive SD of the observed count
+        z = (mu - np.asarray(lik.k)) / np.sqrt(var)
     misfit = [(str(obs["observable"].iloc[i]), float(obs["time"].iloc[i]),
                "too high" if z[i] > 0 else "too low", float(z[i]))
               for i in np.flatnonzero(np.abs(z) > MISFIT_Z)]

@@ -77,6 +77,18 @@ class CountFit(Fit):
         mu = lik.row_expected(values)
         return lik.pointwise_from_expected(values, mu), mu
 
+    def map_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row ``(pointwise log-likelihood, expected observed count, predictive variance)`` at the MAP.
+
+        The variance is that of the replicated observed counts over the fit's draws (parameter uncertainty and
+        observation noise; the expected count itself, as for Poisson noise, when the fit has one draw)."""
+        values = {k: jnp.full((1,), v) for k, v in self.map.values.items()}
+        pointwise, mu = (np.asarray(a)[0] for a in self._row_function()(values))
+        replicated = np.asarray(self.idata.posterior_predictive["count"].values, dtype=float)
+        replicated = replicated.reshape(-1, replicated.shape[-1])
+        var = replicated.var(axis=0) if replicated.shape[0] > 1 else np.maximum(mu, 1.0)
+        return pointwise, mu, np.maximum(var, 1.0)
+
     def _replicate(self, mu: np.ndarray, flat: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
         """A replicated observed count per draw and row, given the expected counts ``mu`` (draws, rows)."""
         lik = self.likelihood
