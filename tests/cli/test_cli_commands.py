@@ -174,7 +174,7 @@ def test_discover_tiny_budget_motifs_only(cohortode_cli, tmp_path, capsys):
     """A real discovery through the command line (motif library only, one round, tiny NUTS, in this process)."""
     run = tmp_path / "run"
     assert cohortode_cli(["discover", "theophylline", "--no-llm", "--domain", "pk", "--budget",
-                          "rounds=1,candidates_per_round=2,top_k=1,max_final=1,elpd_margin=0", "--warmup", "60",
+                          "rounds=1,candidates_per_round=1,top_k=1,max_final=1,elpd_margin=0", "--warmup", "60",
                           "--samples", "60", "--chains", "2", "--workers", "1", "--run-dir", str(run)]) == 0
     out = capsys.readouterr().out
     assert "| name |" in out and "elpd_loo" in out and "weight_stacking" in out
