@@ -7,6 +7,7 @@ import time
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cohortode.discover import Budget, FitSettings, discover
@@ -113,3 +114,32 @@ def test_process_pool_timeout_ends_the_worker_and_carries_on(tmp_path):
         assert not status.exists() or "zombie" in status.read_text(), "the hung worker is still running"
     finally:
         final.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("stage", ["screen", "nuts"])
+def test_a_recorded_timeout_is_a_finished_result_that_resume_reads_back(monkeypatch, tmp_path, stage):
+    """A structure whose screening or final NUTS fit timed out is not submitted again when the run is resumed, and
+    its status and reason come back in ``candidates()``."""
+    _fakes.patch(monkeypatch)
+    problem = benchmark_problem("theophylline").problem
+    budget = Budget(rounds=1, candidates_per_round=6, top_k=4)
+    settings = FitSettings(screen_timeout=0.5) if stage == "screen" else FitSettings(nuts_timeout=0.5)
+
+    def run(executor):
+        return discover(problem.data, problem, llm=False, budget=budget, fit_settings=settings, seed=3,
+                        executor=executor, progress=False, run_dir=tmp_path / "run")
+
+    first_executor = HangingExecutor(hang_over=4, stage=stage)
+    first = run(first_executor)
+    assert first_executor.hung >= 1
+    calls = dict(_fakes.CALLS)
+    again_executor = HangingExecutor(hang_over=4, stage=stage)
+    resumed = run(again_executor)
+    assert again_executor.hung == 0, "a recorded timeout was submitted again"
+    assert _fakes.CALLS == calls, "resuming fitted something again"
+    cands = resumed.candidates()
+    timed_out = cands[cands["reason"] == "timeout after 0.5 s"]
+    assert len(timed_out) == first_executor.hung
+    assert (timed_out["status"] == ("rejected" if stage == "screen" else "fit failed")).all()
+    pd.testing.assert_frame_equal(cands, first.candidates())
+    pd.testing.assert_frame_equal(resumed.table(), first.table())

@@ -97,6 +97,7 @@ class _Loop:
         self.cached_rounds: dict[int, list[dict[str, Any]]] = {}
         self.cached_screens: dict[str, ScreenResult] = {}
         self.cached_final: set[str] = set()
+        self.cached_failed: dict[str, str] = {}
         self.ensemble: Any = None
         if run is not None:
             for e in run.events("proposed"):
@@ -104,6 +105,8 @@ class _Loop:
             for e in run.events("screened"):
                 self.cached_screens[e["result"]["structure_hash"]] = ScreenResult.from_dict(e["result"])
             self.cached_final = {e["structure_hash"] for e in run.events("fitted")}
+            # a recorded failure (a timeout included) is a finished result: resuming does not fit it again
+            self.cached_failed = {e["structure_hash"]: str(e.get("reason") or "") for e in run.events("fit_failed")}
 
     # ------------------------------------------------------------------------------------------- helpers
     def _time_left(self) -> float:
@@ -295,17 +298,21 @@ class _Loop:
     def final(self) -> tuple[pd.DataFrame, dict[str, Any]]:
         hashes = self.finalists()
         posteriors: dict[str, Any] = {}
+        failed: dict[str, str] = {}
         t0 = time.perf_counter()
         tasks = []
         for h in hashes:
             saved = self.run.read_fit(h) if self.run is not None and h in self.cached_final else None
             if saved is not None:
                 posteriors[h] = saved
+            elif h in self.cached_failed:
+                failed[h] = self.cached_failed[h]
+                log.info("NUTS fit of structure %s: its failure is read from the run directory (%s)", h, failed[h])
             else:
                 tasks.append((h, _finalize.nuts_structure, dict(model=self.models[h], data=self.problem.data,
                                                                  settings=self.fit_settings, seed=self.seed,
                                                                  init=self.screens[h].map_values or None)))
-        done = len(posteriors)
+        done = len(posteriors) + len(failed)
         self.progress.update("NUTS for the best structures", done, len(hashes), self._best_text())
 
         def finished(h: str, future: Any) -> None:
@@ -321,6 +328,7 @@ class _Loop:
                 if self.run is not None:
                     self.run.write_fit(h, result.fit)
             else:
+                failed[h] = result.reason
                 log.warning("NUTS fit of structure %s failed: %s", h, result.reason)
             self._emit("fitted" if result.status == "fitted" else "fit_failed", structure_hash=h,
                        reason=result.reason, diagnostics=result.diagnostics, seconds=result.seconds)
@@ -341,6 +349,8 @@ class _Loop:
         self.timings["comparison"] += time.perf_counter() - t0
         for r in self.records:
             r["final"] = r["status"] == "scored" and r["structure_hash"] in ordered
+            if r["status"] == "scored" and r["structure_hash"] in failed:
+                r["status"], r["reason"] = "fit failed", failed[r["structure_hash"]]
         return table, ordered
 
 
