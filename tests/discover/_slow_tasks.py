@@ -16,3 +16,11 @@ def sleep_then(x: int, seconds: float, pid_file: str | None = None) -> int:
         Path(pid_file).write_text(str(os.getpid()))
     time.sleep(seconds)
     return x
+
+
+def counted(x: int, seconds: float, runs: str) -> int:
+    """Sleep, then record this execution as one more line of the file ``runs``, and return ``x``."""
+    time.sleep(seconds)
+    with open(runs, "a", encoding="utf-8") as fh:
+        fh.write(f"{x}\n")
+    return x

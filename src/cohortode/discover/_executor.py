@@ -68,6 +68,35 @@ def _end_pool(executor: Executor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _window(executor: Executor, default: int) -> int:
+    """How many tasks ``executor`` runs at once (``default`` when it does not say)."""
+    if isinstance(executor, SerialExecutor):
+        return 1
+    return max(1, getattr(executor, "_max_workers", None) or default)
+
+
+def _collect(pending: dict[Future, tuple[Any, ...]], on_done: Callable[[Any, Future], None]) -> None:
+    """Pass every finished future of ``pending`` to ``on_done`` and drop it from ``pending``."""
+    for future in [f for f in pending if f.done()]:
+        on_done(pending.pop(future)[0], future)
+
+
+def _replace_pool(executor: Executor, restart: Callable[[], Executor] | None, pending: dict[Future, Any],
+                  queue: list[Any], on_done: Callable[[Any, Future], None], hung: int) -> tuple[Executor, list[Any]]:
+    """End ``executor``'s workers (``hung`` of them hold late tasks) and make a fresh executor; the results already
+    computed are collected first, and the tasks still in flight (none when the window was kept) go to the front of
+    ``queue`` with their first start time, so the clock of a task started again is not reset."""
+    if restart is None:
+        return executor, queue
+    _collect(pending, on_done)
+    again = list(pending.values())
+    pending.clear()
+    log.warning("ending the worker processes (%d hold a timed-out task, which cannot be interrupted otherwise)%s",
+                hung, f"; {len(again)} task(s) in flight start again" if again else "")
+    _end_pool(executor)
+    return restart(), again + queue
+
+
 def _timed_out(seconds: float) -> Future:
     future: Future = Future()
     future.set_exception(TaskTimeout(f"timeout after {seconds:g} s"))
@@ -97,10 +126,12 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
         passed to ``on_done`` as a future holding :class:`TaskTimeout` ("timeout after X s"). Not enforced by the
         :class:`SerialExecutor`, which runs each task to its end inside ``submit`` (a hung task hangs the caller).
     restart
-        Makes a fresh executor of the same kind. With it, a timeout ends ``executor``'s worker processes (a hung
-        fit cannot be interrupted otherwise; ``executor`` must then be a
-        :class:`~concurrent.futures.ProcessPoolExecutor`), and the other tasks in flight start again on the new
-        executor. Without it, the late task keeps its worker until it ends, and its result is dropped.
+        Makes a fresh executor of the same kind (``executor`` must then be a
+        :class:`~concurrent.futures.ProcessPoolExecutor`). With it, a late task is abandoned on its worker and the
+        other workers carry on: no task in flight, and no result already computed, is ever run again. Only when every
+        worker holds a late task and tasks are still waiting, or when the tasks are done and late ones still hold
+        workers, are ``executor``'s worker processes ended (a hung fit cannot be interrupted otherwise) and a fresh
+        executor made. Without it, the late task keeps its worker until it ends, and its result is dropped.
 
     Returns
     -------
@@ -109,11 +140,16 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: expected a positive number of seconds or None, got {timeout!r}")
-    window = 1 if isinstance(executor, SerialExecutor) else getattr(executor, "_max_workers", None) or len(tasks)
+    window = _window(executor, len(tasks))
     pending: dict[Future, tuple[Any, Callable[..., Any], dict[str, Any], float]] = {}
     queue: list[tuple[Any, Callable[..., Any], dict[str, Any], float | None]] = [(*t, None) for t in tasks]
+    abandoned: list[Future] = []  # late tasks that may still hold a worker (tracked only with ``restart``)
     while queue or pending:
-        while queue and len(pending) < max(1, window):
+        abandoned = [f for f in abandoned if not f.done()]
+        if queue and abandoned and len(abandoned) >= window:  # every worker holds a late task (so none in pending)
+            executor, queue = _replace_pool(executor, restart, pending, queue, on_done, len(abandoned))
+            window, abandoned = _window(executor, window), []
+        while queue and len(pending) < max(1, window - len(abandoned)):
             key, fn, kwargs, started = queue.pop(0)
             pending[executor.submit(fn, **kwargs)] = (key, fn, kwargs,
                                                       time.monotonic() if started is None else started)
@@ -121,27 +157,18 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
         if timeout is not None:
             first_deadline = min(started for *_, started in pending.values()) + timeout
             wait_for = max(0.0, first_deadline - time.monotonic())
-        finished, _ = wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
-        for future in [f for f in pending if f in finished]:
-            on_done(pending.pop(future)[0], future)
+        wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
+        _collect(pending, on_done)  # every finished task, also one that finished after ``wait`` returned
         if timeout is None:
             continue
         now = time.monotonic()
-        late = [f for f, (*_, started) in pending.items() if now - started >= timeout and not f.done()]
-        if not late:
-            continue
-        for future in late:
+        for future in [f for f, (*_, started) in pending.items() if now - started >= timeout and not f.done()]:
             key = pending.pop(future)[0]
             future.cancel()
             log.warning("task %s ran past %g s and is abandoned", key, timeout)
             on_done(key, _timed_out(timeout))
-        if restart is not None:
-            again = list(pending.values())  # with their first start: restarting does not reset the clock
-            log.warning("ending the worker processes (a timed-out fit cannot be interrupted otherwise); %d task(s) "
-                        "in flight start again", len(again))
-            _end_pool(executor)
-            executor = restart()
-            window = getattr(executor, "_max_workers", None) or window
-            pending.clear()
-            queue = again + queue
+            if restart is not None:
+                abandoned.append(future)
+    if restart is not None and any(not f.done() for f in abandoned):
+        executor, _ = _replace_pool(executor, restart, pending, [], on_done, len(abandoned))
     return executor
