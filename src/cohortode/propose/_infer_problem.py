@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import ModelSpecError
+from ._infer_epidemic import epidemic_problem, observed_roles
 from ._problem import DOMAINS, Problem, StateInfo
 
 __all__ = ["infer_problem"]
@@ -27,14 +28,25 @@ def infer_problem(data: Any, *, context: str = "", domain: str | None = None, na
 
     * ``"pk"``: the dose targets of the dosing table are states, plus ``central``; one observable (a concentration)
       is ``central/V``.
-    * ``"growth"``, ``"epidemic"``, ``"progression"``: each observed quantity is a state observed directly (for
-      epidemics a fixed population or initial values must be given with a :class:`Problem`).
+    * ``"epidemic"``, when every observed quantity names a compartment (``S``, ``E``, ``I``, ``R``, or words such as
+      ``infected``, ``infectious``, ``cases``, ``susceptible``, ``recovered``) and the data give the population
+      size (a ``population`` column of a :class:`~cohortode.CountData`): an S(E)IR problem over fractions of the
+      population, with states ``S``, ``I``, ``R`` (``E`` too when observed; observed names are kept), each
+      observed quantity its state, and initial values ``S(0) = 1 - I0``, ``I(0) = I0`` (``I0``, the infectious
+      fraction at time 0, estimated). The motif library's epidemic blocks need exactly this: states ``S`` and
+      ``I`` (and ``R`` for SIR-type structures), and non-zero initial values (they estimate none; the population
+      ``N`` of frequency-dependent transmission is then the sum of the states, 1). Counts of ``I`` alone thus give
+      an SIR problem the library composes structures for.
+    * ``"growth"``, ``"progression"``, and ``"epidemic"`` with other observed names: each observed quantity is a
+      state observed directly (for epidemics a fixed population or initial values must be given with a
+      :class:`Problem`).
     * ``"pd"`` or no domain: not inferred (the effect's link to the drug is the analyst's choice).
 
     Raises
     ------
     ModelSpecError
-        Listing what to add when the problem cannot be inferred.
+        Listing what to add when the problem cannot be inferred (for epidemic compartments observed without the
+        population size: a ``population`` column, or a :class:`Problem` with the population in its initial values).
     """
     observations = getattr(data, "observations", None)
     if observations is None or len(observations) == 0:
@@ -54,6 +66,9 @@ def infer_problem(data: Any, *, context: str = "", domain: str | None = None, na
         states = [StateInfo(s, _MEANINGS.get(s, "drug amount where doses go")) for s in names]
         return Problem.from_cohort(data, states=states, observables={observed[0]: "central/V"}, name=name,
                                    context=context, domain=domain)
+    roles = observed_roles(observed) if domain == "epidemic" and not targets else None
+    if roles:
+        return epidemic_problem(data, roles, name=name, label=label, context=context)
     if domain in ("growth", "epidemic", "progression"):
         bad = [o for o in observed if not o.isidentifier()]
         if bad:

@@ -20,7 +20,7 @@ from ...spec import TIME, ODEModel, parse_expression, symbol
 from .._problem import Problem
 from ._block import Block, Draft, Family
 
-__all__ = ["EpidemicFamily", "EPIDEMIC_BLOCKS", "epidemic_roles"]
+__all__ = ["EpidemicFamily", "EPIDEMIC_BLOCKS", "epidemic_role", "epidemic_roles"]
 
 _F = "epidemic"
 EPIDEMIC_BLOCKS: tuple[Block, ...] = (
@@ -60,14 +60,20 @@ _FORBIDS = {"si": ("E", "R"), "sis": ("E", "R"), "sir": ("E",), "sirs": ("E",), 
 _DEFAULT_NAME = {"S": "S", "E": "E", "I": "I", "R": "R"}
 
 
+def epidemic_role(name: str, meaning: str = "") -> str | None:
+    """The role (``S``, ``E``, ``I`` or ``R``) of a state named ``name`` (or whose meaning starts with a role word:
+    ``"infected people"``), or ``None``."""
+    words = [name.lower()]
+    if meaning:
+        words.append(re.split(r"\W+", meaning.strip().lower())[0])
+    return next((r for r, names in _ROLE_WORDS.items() if any(w in names for w in words)), None)
+
+
 def epidemic_roles(problem: Problem) -> dict[str, str] | None:
     """Role (``S``, ``E``, ``I``, ``R``) -> state name, or ``None`` when a state has no role or S or I is missing."""
     roles: dict[str, str] = {}
     for info in problem.states:
-        words = [info.name.lower()]
-        if info.meaning:
-            words.append(re.split(r"\W+", info.meaning.strip().lower())[0])
-        role = next((r for r, names in _ROLE_WORDS.items() if any(w in names for w in words)), None)
+        role = epidemic_role(info.name, info.meaning)
         if role is None or role in roles:
             return None
         roles[role] = info.name
