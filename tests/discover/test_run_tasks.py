@@ -57,6 +57,7 @@ def _run(tmp_path: Path, workers: int, tasks_after: int = 1) -> tuple[dict, list
         release.set()
     for executor in (pool, *made):
         executor.shutdown(wait=True)
+    assert final is made[-1], "the pool in use at the end is the one made last"
     return done, made, runs
 
 
