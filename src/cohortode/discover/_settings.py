@@ -88,9 +88,10 @@ class FitSettings:
         Moment engine and residual error model passed to :func:`cohortode.fit`.
     screen_timeout
         Seconds one structure's screening may take (``None``: no limit); a structure past it is rejected with the
-        reason "timeout after X s". The default process pool ends its worker processes to stop a hung fit and starts
-        the others again; another pool passed as ``executor`` keeps the hung worker busy until the fit ends (its result
-        is dropped); the in-process :class:`~cohortode.discover.SerialExecutor` cannot enforce it.
+        reason "timeout after X s". The default process pool leaves a hung fit on its worker while the
+        other workers carry on, and ends its worker processes only when every worker holds a hung fit or the stage is
+        over; another pool passed as ``executor`` keeps the hung worker busy until the fit ends (its result is
+        dropped); the in-process :class:`~cohortode.discover.SerialExecutor` cannot enforce it.
     nuts_timeout
         Seconds one structure's final NUTS fit may take (``None``: no limit), enforced as ``screen_timeout`` is; a
         structure past it is left out of the comparison and the ensemble, and the run records "timeout after X s".
