@@ -35,7 +35,7 @@ def saved(nuts_fit, tmp_path_factory):
 def test_settings_and_sample_stats_recorded(nuts_fit):
     assert nuts_fit.settings == co.FitSettings(method="nuts", error="proportional", num_warmup=100, num_samples=100,
                                                num_chains=2, seed=3, until_converged=True, target_ess=400,
-                                               max_samples=200)
+                                               max_samples=200, mass_matrix="identity")
     diverging = nuts_fit.idata.sample_stats["diverging"]
     assert diverging.shape == (2, 200) and diverging.dtype == bool
     assert int(diverging.sum()) == nuts_fit.diagnostics["divergences"]

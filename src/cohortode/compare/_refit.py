@@ -30,6 +30,7 @@ from ..likelihood._aggregate import row_loglik
 from ..data import CohortData
 from ..infer import Fit
 from ..infer._fit import sample_nuts
+from ..infer._metric import inverse_mass_from_draws
 from ..infer._optimize import MapResult, forward_value_and_grad, laplace_draws
 from ..infer._problem import rebuild_problem
 
@@ -109,7 +110,10 @@ def heldout_terms(fit: Fit, rows: Sequence[int], *, seed: int = 0,
         init = problem.unconstrain_draws({k: v[pick] for k, v in full.items()})
         settings = dataclasses.replace(fit.settings, num_warmup=min(fit.settings.num_warmup, REFIT_WARMUP),
                                        until_converged=False)
-        z, *_ = sample_nuts(problem, settings, init, workers=1, warn=False, seed=seed)
+        metric = None
+        if getattr(fit.settings, "mass_matrix", "identity") == "laplace":  # the full posterior's covariance
+            metric = inverse_mass_from_draws(problem.unconstrain_draws(full)[None])
+        z, *_ = sample_nuts(problem, settings, init, workers=1, warn=False, seed=seed, inverse_mass_matrix=metric)
         draws = {k: np.asarray(v).reshape(-1) for k, v in problem.constrain(z).items()}
     else:
         data_without_rows(fit.data, rows)  # validates the rows

@@ -39,6 +39,14 @@ class NutsSettings:
     target_accept_prob: float = 0.9
     dense_mass: bool = False
     max_tree_depth: int = 10
+    inverse_mass_matrix: tuple[tuple[float, ...], ...] | None = None
+    """Starting dense metric (see :mod:`cohortode.infer._metric`), adapted during warm-up; ``None``: NumPyro's
+    identity start (diagonal unless ``dense_mass``)."""
+
+    @staticmethod
+    def metric(matrix) -> tuple[tuple[float, ...], ...] | None:
+        """``matrix`` as the hashable value of ``inverse_mass_matrix``."""
+        return None if matrix is None else tuple(tuple(float(x) for x in row) for row in np.asarray(matrix))
 
 
 @dataclass
@@ -74,9 +82,12 @@ class _Sampler:
         from numpyro.infer import NUTS
 
         potential = jax.jit(lambda z: -problem.log_density(z))
+        metric = {}
+        if settings.inverse_mass_matrix is not None:
+            metric = {"dense_mass": True, "inverse_mass_matrix": jnp.asarray(settings.inverse_mass_matrix)}
         self.kernel = NUTS(potential_fn=potential, forward_mode_differentiation=True,
-                           target_accept_prob=settings.target_accept_prob, dense_mass=settings.dense_mass,
-                           max_tree_depth=settings.max_tree_depth)
+                           target_accept_prob=settings.target_accept_prob,
+                           max_tree_depth=settings.max_tree_depth, **{"dense_mass": settings.dense_mass, **metric})
         self.settings = settings
         sample = self.kernel.sample
 

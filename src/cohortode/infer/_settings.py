@@ -43,6 +43,10 @@ class FitSettings:
         ``max_samples`` draws per chain.
     target_ess, max_samples
         The extension's targets and budget.
+    mass_matrix
+        Starting metric of NUTS: ``"laplace"`` (dense, from the Hessian at the MAP, adapted during warm-up) or
+        ``"identity"`` (NumPyro's default start); a NUTS fit records which one ``"auto"`` chose. Fits saved before this setting existed read back as
+        ``"identity"``, which is how they were sampled.
     screening
         Whether the fast screening path was used (``method`` ``"map"`` or ``"laplace"``; see
         :mod:`cohortode.infer._screening`).
@@ -65,6 +69,7 @@ class FitSettings:
     target_ess: float = 400.0
     max_samples: int = 4000
     screening: bool = False
+    mass_matrix: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -80,6 +85,7 @@ class FitSettings:
         unknown = sorted(set(d) - known)
         if unknown:
             raise TypeError(f"unknown fit settings {unknown}")
+        d.setdefault("mass_matrix", "identity")  # saved before the Laplace start existed
         if d.get("solver_options") is not None:
             d["solver_options"] = SolverOptions(**d["solver_options"])
         return cls(**d)
