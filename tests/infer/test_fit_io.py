@@ -1,6 +1,5 @@
 """A Fit outlives its process: pickle, save/load (also in a fresh process), and clear errors for damaged files."""
 
-import json
 import pickle
 import shutil
 import subprocess
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 import cohortode as co
-from cohortode.infer._settings import engine_spec
 from cohortode.propose._candidate import Candidate
 
 ONECOMP = dict(states=["depot", "central"], rhs={"depot": "-ka*depot", "central": "ka*depot - ke*central"},
@@ -116,19 +114,3 @@ def test_damaged_file_gives_an_error_naming_it(saved, tmp_path, damage, file):
         target.write_text(target.read_text().replace("depot*ka - central*ke", "depot*ka - central*ke*central"))
     with pytest.raises(co.CohortodeError, match=file.split("/")[-1]):
         co.Fit.load(copy)
-
-
-def test_a_format_1_fit_loads_with_the_sigma_rule_it_was_made_with(saved, tmp_path):
-    # before format 2, "sigma" used kappa = 0.5 for d > 3 random effects; the loaded fit keeps that rule
-    copy = tmp_path / "fit"
-    shutil.copytree(saved, copy)
-    settings = json.loads((copy / "settings.json").read_text())
-    assert settings["format"] == 2 and settings["settings"]["engine"] == "sigma"
-    settings["format"] = 1
-    (copy / "settings.json").write_text(json.dumps(settings))
-    loaded = co.Fit.load(copy)
-    assert loaded.settings.engine == "sigma:kappa_min=0.5"
-    engine = loaded.likelihood.engine
-    assert isinstance(engine, co.SigmaPoints) and engine.kappa_min == 0.5
-    assert engine_spec(engine) == "sigma:kappa_min=0.5"
-    assert engine_spec(co.SigmaPoints()) == "sigma" and engine_spec(co.SigmaPoints(degree=5)) == "sigma5"

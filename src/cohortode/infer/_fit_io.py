@@ -26,7 +26,6 @@ import pandas as pd
 
 from .._errors import CohortodeError
 from ..data import CohortData, CountData, data_hash
-from ..likelihood.moments import OLD_SIGMA_KAPPA_MIN
 from ..spec import ODEModel, Prior
 from ._optimize import MapResult
 from ._problem import rebuild_problem
@@ -34,12 +33,8 @@ from ._settings import FitSettings
 
 __all__ = ["save_fit", "load_fit", "save_data", "load_data", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2
-"""Version of the folder layout written by :func:`save_fit`. Format 2 changed no file, only the meaning of the
-engine names ``"sigma"`` and ``"sigma5"`` for ``d > 3`` random effects (spread ``sqrt(3)`` for every ``d``); a
-format-1 fit reads back with the rule it was made with (:func:`_engine_of_format`)."""
-
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 1
+"""Version of the folder layout written by :func:`save_fit`."""
 
 _TEXT_COLUMNS = {"observations": ("cohort", "observable"), "dosing": ("cohort", "target"), "covariates": ("cohort",)}
 _COUNT_TEXT_COLUMNS = {**_TEXT_COLUMNS, "observations": ("cohort", "observable", "observation")}
@@ -143,11 +138,10 @@ def load_fit(path: str | os.PathLike):
     saved = _read_json(folder / "settings.json")
     diag = _read_json(folder / "diagnostics.json")
     try:
-        if saved.get("format") not in READABLE_FORMATS:
+        if saved.get("format") != FORMAT_VERSION:
             raise CohortodeError(f"{folder / 'settings.json'}: format {saved.get('format')!r}, this cohortode reads "
-                                 f"{', '.join(map(str, READABLE_FORMATS))}")
-        settings = FitSettings.from_dict({**saved["settings"],
-                                          "engine": _engine_of_format(saved["settings"]["engine"], saved["format"])})
+                                 f"{FORMAT_VERSION}")
+        settings = FitSettings.from_dict(saved["settings"])
         priors = {k: Prior.from_dict(d) for k, d in saved["priors"].items()}
         m = saved["map"]
         solver = saved["solver"]
@@ -187,14 +181,6 @@ def load_fit(path: str | os.PathLike):
     return cls(problem, settings, draws, map_result, summary, table, float(saved.get("seconds", 0.0)),
                diverging=diverging, warn=bool(saved.get("warn", True)), idata=idata,
                laplace_log_weights=log_weights)
-
-
-def _engine_of_format(engine: str, fmt: int) -> str:
-    """The engine name that today means what ``engine`` meant in a fit saved with format ``fmt``: before format 2,
-    ``"sigma"`` and ``"sigma5"`` used ``kappa = 0.5`` for ``d > 3`` random effects (identical rules for ``d <= 3``)."""
-    if fmt < 2 and engine in ("sigma", "sigma5"):
-        return f"{engine}:kappa_min={OLD_SIGMA_KAPPA_MIN!r}"
-    return engine
 
 
 def _read_idata(file: Path, sites: list[str]) -> az.InferenceData:

@@ -95,9 +95,8 @@ def engine_spec(engine: str | MomentEngine) -> str:
     """The name that :func:`~cohortode.likelihood.moments.get_engine` turns back into ``engine`` (``""`` if none)."""
     if isinstance(engine, str):
         return engine
-    if type(engine) is SigmaPoints and engine.kappa is None:
-        name = {3: "sigma", 5: "sigma5"}[engine.degree]
-        return name if engine.kappa_min is None else f"{name}:kappa_min={engine.kappa_min!r}"
+    if type(engine) is SigmaPoints and engine.kappa is None and engine.kappa_min == 0.5:
+        return {3: "sigma", 5: "sigma5"}[engine.degree]
     if type(engine) is Linearisation:
         return "fo"
     if type(engine) is MonteCarlo and engine.seed == 0:
