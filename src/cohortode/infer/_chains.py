@@ -82,12 +82,11 @@ class _Sampler:
         from numpyro.infer import NUTS
 
         potential = jax.jit(lambda z: -problem.log_density(z))
-        metric = {}
-        if settings.inverse_mass_matrix is not None:
-            metric = {"dense_mass": True, "inverse_mass_matrix": jnp.asarray(settings.inverse_mass_matrix)}
+        matrix = settings.inverse_mass_matrix
         self.kernel = NUTS(potential_fn=potential, forward_mode_differentiation=True,
-                           target_accept_prob=settings.target_accept_prob,
-                           max_tree_depth=settings.max_tree_depth, **{"dense_mass": settings.dense_mass, **metric})
+                           target_accept_prob=settings.target_accept_prob, max_tree_depth=settings.max_tree_depth,
+                           dense_mass=settings.dense_mass or matrix is not None,
+                           inverse_mass_matrix=None if matrix is None else jnp.asarray(matrix))
         self.settings = settings
         sample = self.kernel.sample
 
