@@ -215,3 +215,66 @@ def test_reverse_mode_gradient_matches_fixed_cost_exponential(solver):
     got = jax.grad(total(solver))(m0)
     ref = jax.grad(total(lambda m, z, dts: jax.vmap(lambda t: expm_fixed(m * t) @ z)(dts)))(m0)
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-8, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ times on a common grid (grid_apply)
+TOL_GRID = 1e-11  # a fully defective 5 x 5 chain (all rates equal) reaches about 3e-12
+CLINICAL_TIMES = [0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 7.0, 9.0, 12.0, 24.0]
+
+
+def _transit_chain(ktr: float, ka: float, ke: float) -> np.ndarray:
+    """Three transit compartments with one shared rate (a defective matrix), absorption and elimination."""
+    m = np.zeros((5, 5))
+    for i, rate in enumerate([ktr, ktr, ktr, ka]):
+        m[i, i] -= rate
+        m[i + 1, i] += rate
+    m[4, 4] -= ke
+    return m
+
+
+def test_static_grid_finds_the_common_step_or_declines():
+    from cohortode.compile._linear import static_grid
+
+    h, ks = static_grid(np.asarray(CLINICAL_TIMES))
+    assert h == 0.25 and ks == [1, 2, 4, 8, 14, 20, 28, 36, 48, 96]
+    assert static_grid([0.0, 1.0 / 3.0, 2.0]) == (1.0 / 3.0, [0, 1, 6])
+    assert static_grid([0.0, np.pi]) is None  # no step with a denominator <= 10,000
+    assert static_grid([0.0, 0.0]) is None
+    assert static_grid([1e-4, 100.0]) is None  # 10**6 steps: more than 2**16
+    assert jax.jit(lambda t: jnp.asarray(static_grid(t) is None))(jnp.asarray(CLINICAL_TIMES))  # traced: declined
+
+
+@pytest.mark.parametrize("rates", [(25.0, 2.0, 0.08), (1.0, 1.0, 1.0), (0.5, 3.0, 0.01)])
+def test_grid_apply_matches_the_reference_on_a_defective_chain(rates):
+    from cohortode.compile._linear import grid_apply, static_grid
+
+    m, z = _transit_chain(*rates), np.array([320.0, 0.0, 0.0, 0.0, 0.0])
+    times = np.asarray(CLINICAL_TIMES)
+    got = np.asarray(grid_apply(jnp.asarray(m), jnp.asarray(z), *static_grid(times)))
+    ref = _reference(m, z, times)
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < TOL_GRID
+    # the defective matrix takes the exponential fallback; concrete times make it the shared grid, traced ones not
+    shared = np.asarray(propagate(jnp.asarray(m), jnp.asarray(z), times))
+    per_time = np.asarray(propagate(jnp.asarray(m), jnp.asarray(z), jnp.asarray(times)))
+    assert np.max(np.abs(shared - ref)) / np.max(np.abs(ref)) < TOL_GRID
+    assert np.max(np.abs(per_time - ref)) / np.max(np.abs(ref)) < TOL_FALLBACK
+
+
+def test_grid_apply_derivatives_match_the_fixed_cost_exponential():
+    from cohortode.compile._linear import grid_apply, static_grid
+
+    times = np.asarray([0.0, *CLINICAL_TIMES])
+    grid = static_grid(times)
+    z = jnp.asarray([320.0, 0.0, 0.0, 0.0, 0.0])
+
+    def shared(p):
+        return grid_apply(jnp.asarray(_transit_chain(1.0, 1.0, 1.0)) * p[0] + jnp.eye(5) * p[1], z, *grid)
+
+    def per_time(p):
+        m = jnp.asarray(_transit_chain(1.0, 1.0, 1.0)) * p[0] + jnp.eye(5) * p[1]
+        return jax.vmap(lambda t: expm_fixed(m * t) @ z)(jnp.asarray(times))
+
+    p = jnp.asarray([1.7, -0.05])
+    for jac in (jax.jacfwd, jax.jacrev):
+        got, ref = np.asarray(jac(shared)(p)), np.asarray(jax.jacfwd(per_time)(p))
+        assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < TOL_JVP

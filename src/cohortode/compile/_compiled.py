@@ -25,6 +25,7 @@ from typing import Literal
 import diffrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..spec import TIME, ODEModel, symbol
 from ._fixed_grid import rk4_solve, segment_grid
@@ -198,12 +199,13 @@ class CompiledModel:
         if seg.end <= seg.start and not seg.save_times:
             return None, y
         if self._b_is_zero and not any(seg.rates):  # homogeneous: exp(A t) y
-            out = propagate(a, y, jnp.asarray(dts) - seg.start, self.options.linear_method, batch_axis)
+            out = propagate(a, y, np.asarray(dts, dtype=float) - seg.start, self.options.linear_method, batch_axis)
         else:  # constant input: augmented system [[A, b + r], [0, 0]] acting on [y, 1]
             b = self._b(slots).reshape(n) + jnp.asarray(seg.rates)
             m = jnp.zeros((n + 1, n + 1), dtype=a.dtype).at[:n, :n].set(a).at[:n, n].set(b)
             z = jnp.concatenate([y, jnp.ones(1, dtype=y.dtype)])
-            out = propagate(m, z, jnp.asarray(dts) - seg.start, self.options.linear_method, batch_axis)[:, :n]
+            rel = np.asarray(dts, dtype=float) - seg.start
+            out = propagate(m, z, rel, self.options.linear_method, batch_axis)[:, :n]
         ys = out[:-1] if seg.save_times else None
         return ys, out[-1]
 
