@@ -61,7 +61,8 @@ def test_a_hung_nuts_fit_is_left_out_as_a_timeout_and_the_ensemble_is_made_of_th
     problem = benchmark_problem("theophylline").problem
     executor = HangingExecutor(hang_over=4, stage="nuts")
     start = time.perf_counter()
-    result = discover(problem.data, problem, llm=False, budget=Budget(rounds=1, candidates_per_round=6, top_k=4),
+    budget = Budget(rounds=1, candidates_per_round=6, top_k=4, occam=False)  # keep the bigger structures in
+    result = discover(problem.data, problem, llm=False, budget=budget,
                       fit_settings=FitSettings(nuts_timeout=0.5), seed=3, executor=executor, progress=False,
                       run_dir=tmp_path / "run")
     assert time.perf_counter() - start < 60
@@ -122,7 +123,7 @@ def test_a_recorded_timeout_is_a_finished_result_that_resume_reads_back(monkeypa
     its status and reason come back in ``candidates()``."""
     _fakes.patch(monkeypatch)
     problem = benchmark_problem("theophylline").problem
-    budget = Budget(rounds=1, candidates_per_round=6, top_k=4)
+    budget = Budget(rounds=1, candidates_per_round=6, top_k=4, occam=False)
     settings = FitSettings(screen_timeout=0.5) if stage == "screen" else FitSettings(nuts_timeout=0.5)
 
     def run(executor):

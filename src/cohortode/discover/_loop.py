@@ -63,6 +63,21 @@ def _interleave(groups: Sequence[list[Candidate]]) -> list[Candidate]:
     return out
 
 
+def occams_window(scored: Sequence[ScreenResult]) -> list[ScreenResult]:
+    """The screened structures that no structure with fewer parameters beats on approximate elpd (order kept).
+
+    Occam's window of Madigan and Raftery (1994, J Am Stat Assoc 89:1535), with the number of structural
+    parameters as the measure of complexity and the screening PSIS-LOO elpd as the measure of support. The
+    structure with the highest elpd always stays.
+    """
+    kept = []
+    for s in scored:
+        simpler = [t.elpd_loo for t in scored if t.n_parameters < s.n_parameters]
+        if not simpler or max(simpler) <= s.elpd_loo:
+            kept.append(s)
+    return kept
+
+
 def _record(cand: Candidate, round_: int) -> dict[str, Any]:
     model = cand.model
     return {"round": round_, "source": cand.source, "structure_hash": cand.structure_hash,
@@ -290,6 +305,8 @@ class _Loop:
                         key=lambda s: (-s.elpd_loo, s.structure_hash))
         if not scored:
             return []
+        if self.budget.occam:
+            scored = occams_window(scored)
         top = scored[0].elpd_loo
         chosen = [s.structure_hash for i, s in enumerate(scored)
                   if i < self.budget.top_k or top - s.elpd_loo <= self.budget.elpd_margin]

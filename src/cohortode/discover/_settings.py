@@ -40,6 +40,12 @@ class Budget:
         ... plus every structure whose approximate elpd is within this distance of the best one.
     max_final
         Hard cap on the number of NUTS refits.
+    occam
+        Occam's window (Madigan and Raftery 1994, J Am Stat Assoc 89:1535) before choosing the NUTS refits: a
+        structure is left out when a structure with fewer parameters has a higher approximate elpd, so the NUTS time
+        goes to structures that add something over the simpler ones rather than to extensions that predict no better
+        (a Michaelis-Menten term or a third compartment added to a structure that already fits). ``top_k`` and
+        ``elpd_margin`` then apply to the structures that remain. ``False`` refits by approximate elpd alone.
     """
 
     rounds: int = 4
@@ -51,6 +57,7 @@ class Budget:
     top_k: int = 4
     elpd_margin: float = 2.0
     max_final: int = 8
+    occam: bool = True
 
     def __post_init__(self) -> None:
         _check_int("rounds", self.rounds, 1)
@@ -59,6 +66,8 @@ class Budget:
         _check_int("patience", self.patience, 1)
         _check_int("top_k", self.top_k, 1)
         _check_int("max_final", self.max_final, 1)
+        if not isinstance(self.occam, bool):
+            raise ValueError(f"occam: expected True or False, got {self.occam!r}")
         if self.wall_time is not None and not (isinstance(self.wall_time, (int, float)) and self.wall_time > 0):
             raise ValueError(f"wall_time: expected a positive number of seconds or None, got {self.wall_time!r}")
         for name in ("min_improvement", "elpd_margin"):
