@@ -12,11 +12,13 @@ from cohortode.propose import Problem
 SUITE = Path(__file__).resolve().parents[1] / "cohorts" / "recovery"
 
 
-def load(name: str) -> tuple[CohortData, Problem, dict[str, Any]]:
-    """The cohort, its problem and its truth."""
+def load(name: str, hold_out: int = 0) -> tuple[CohortData, Problem, dict[str, Any]]:
+    """The cohort, its problem and its truth; ``hold_out`` > 0 leaves out that many last observation times."""
     root = SUITE / name
     truth = json.loads((root / "truth.json").read_text())
     data = CohortData.from_directory(root)
+    if hold_out:
+        data = without_last_times(data, hold_out)
     spec = truth["problem"]
     problem = Problem.from_cohort(data, states=spec["states"], observables=spec["observables"], name=name,
                                   context=spec["context"], domain=spec["domain"], initial=spec["initial"])
@@ -35,3 +37,20 @@ def truth_model(truth: dict[str, Any]) -> ODEModel:
 def names() -> list[str]:
     """Cohorts of the suite, in order."""
     return sorted(p.name for p in SUITE.iterdir() if (p / "truth.json").exists())
+
+
+def held_out_times(data: CohortData, hold_out: int) -> list[float]:
+    """The last ``hold_out`` observation times of the cohort table (over all its cohorts)."""
+    return sorted(set(float(t) for t in data.observations["time"]))[-hold_out:]
+
+
+def without_last_times(data: CohortData, hold_out: int) -> CohortData:
+    """The same cohorts without the rows at their last ``hold_out`` observation times."""
+    late = held_out_times(data, hold_out)
+    obs = data.observations[~data.observations["time"].isin(late)]
+    columns = [c for c in ("cohort", "observable", "time", "mean", "sd", "n") if c in obs.columns]
+    dosing = data.dosing.drop(columns=["source_row"], errors="ignore")
+    covariates = data.covariates.reset_index().rename(columns={"index": "cohort"})
+    return CohortData(obs[columns].reset_index(drop=True), dosing=dosing if len(dosing) else None,
+                      covariates=covariates if covariates.shape[1] > 1 else None, description=data.description,
+                      time_unit=data.time_unit, units=data.units, metadata=data.metadata)

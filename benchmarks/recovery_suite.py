@@ -10,6 +10,7 @@ with LLM plus motifs.
 Usage::
 
     python benchmarks/recovery_suite.py [--only NAME ...] [--settings both motifs llm] [--rounds 3] [--per-round 6]
+        [--top-k 3] [--warmup 500] [--samples 500] [--chains 4] [--nuts-timeout 600] [--out DIR]
 """
 
 from __future__ import annotations
@@ -36,21 +37,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=6)
     parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=500, help="NUTS warm-up draws per chain of the final fits")
+    parser.add_argument("--samples", type=int, default=500, help="NUTS draws per chain of the final fits")
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--nuts-timeout", type=float, default=600.0)
     parser.add_argument("--out", default=None, help="parent folder of the run directories (resumable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from cohortode.discover import Budget, discover
+    from cohortode.discover import Budget, FitSettings, discover
 
     out = Path(args.out or tempfile.mkdtemp(prefix="recovery-"))
     budget = Budget(rounds=args.rounds, candidates_per_round=args.per_round, top_k=args.top_k)
+    settings = FitSettings(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
+                           nuts_timeout=args.nuts_timeout)
     rows = []
     for name in args.only or _recovery.names():
         data, problem, truth = _recovery.load(name)
         true_hash = _recovery.truth_model(truth).structure_hash
         for setting in args.settings:
             start = time.perf_counter()
-            result = discover(data, problem, budget=budget, run_dir=out / setting / name, seed=0, progress=False,
-                              **SETTINGS[setting])
+            result = discover(data, problem, budget=budget, fit_settings=settings, run_dir=out / setting / name,
+                              seed=0, progress=False, **SETTINGS[setting])
             table = result.table()
             hit = table.index[table["name"] == true_hash].tolist()
             tried = true_hash in set(result.candidates()["structure_hash"])

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Benchmark: coverage of held-out cohort means by the discovered ensemble's 90% band, across the recovery suite.
+
+For each cohort of ``cohorts/recovery`` the last two observation times are left out of the data, a discovery runs on
+the rest, and the ensemble's 90% band for the cohort mean (:meth:`cohortode.Ensemble.predict`) is checked at the
+held-out times against the observed means. Prints one line per cohort and the pooled coverage. Target (issue 10):
+the band covers at least 85% of the held-out means.
+
+Usage::
+
+    python benchmarks/heldout_coverage.py [--only NAME ...] [--motifs-only] [--rounds 1] [--per-round 8]
+        [--top-k 3] [--warmup 250] [--samples 250] [--chains 2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+HOLD_OUT = 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    import _recovery
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--motifs-only", action="store_true", help="no language model")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--per-round", type=int, default=8)
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=250)
+    parser.add_argument("--samples", type=int, default=250)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--nuts-timeout", type=float, default=300.0)
+    parser.add_argument("--out", default=None, help="parent folder of the run directories (resumable)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from cohortode.discover import Budget, FitSettings, discover
+
+    out = Path(args.out or tempfile.mkdtemp(prefix="heldout-"))
+    budget = Budget(rounds=args.rounds, candidates_per_round=args.per_round, top_k=args.top_k)
+    settings = FitSettings(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
+                           nuts_timeout=args.nuts_timeout)
+    covered = total = 0
+    for name in args.only or _recovery.names():
+        full, _, _ = _recovery.load(name)
+        data, problem, _ = _recovery.load(name, hold_out=HOLD_OUT)
+        late = _recovery.held_out_times(full, HOLD_OUT)
+        start = time.perf_counter()
+        result = discover(data, problem, budget=budget, fit_settings=settings, run_dir=out / name, seed=0,
+                          progress=False, llm=False if args.motifs_only else None)
+        if result.ensemble is None:
+            print(f"{name:45s} no ensemble ({time.perf_counter() - start:.0f} s)", flush=True)
+            continue
+        mine = n = 0
+        for cohort in full.cohorts:
+            band = result.ensemble.predict(late, cohort=cohort, level=0.9)
+            observed = full.observations[(full.observations["cohort"] == cohort)
+                                         & full.observations["time"].isin(late)]
+            for _, row in observed.iterrows():
+                hit = band[(band["observable"] == row["observable"]) & (abs(band["time"] - row["time"]) < 1e-9)]
+                if hit.empty:
+                    continue
+                lo, hi = float(hit["mean_lower"].iloc[0]), float(hit["mean_upper"].iloc[0])
+                mine += int(lo <= float(row["mean"]) <= hi)
+                n += 1
+        covered, total = covered + mine, total + n
+        print(f"{name:45s} held-out means in the 90% band: {mine}/{n} ({time.perf_counter() - start:.0f} s)",
+              flush=True)
+    print(f"\npooled: {covered}/{total} held-out means covered ({100 * covered / max(total, 1):.0f}%; target >= 85%)")
+
+
+if __name__ == "__main__":
+    main()
