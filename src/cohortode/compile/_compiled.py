@@ -104,7 +104,9 @@ class CompiledModel:
             self._a = jax_function(list(a), slots)
             self._b = jax_function(list(b), slots)
             self._b_is_zero = all(e == 0 for e in b)
-        elif self.solver not in ("tsit5", "kvaerno5", "rk4"):
+        elif self.solver == "tsit5":  # for num_steps: one compilation per segment, reused across calls
+            self._lean_segment_jit = jax.jit(self._lean_segment, static_argnums=4)
+        elif self.solver not in ("kvaerno5", "rk4"):
             raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5', 'kvaerno5' or 'rk4'")
 
     # ------------------------------------------------------------------------------------------------ pieces
@@ -273,7 +275,7 @@ class CompiledModel:
             if seg.end <= seg.start:
                 continue
             if self.solver == "tsit5":
-                ys_all, seg_ok, n_acc = self._lean_segment(y, params, cov, jnp.asarray(seg.rates), seg)
+                ys_all, seg_ok, n_acc = self._lean_segment_jit(y, params, cov, jnp.asarray(seg.rates), seg)
                 steps += int(n_acc)
                 ok = ok and bool(seg_ok)
                 y = ys_all[-1]
