@@ -6,8 +6,11 @@ Two solution paths:
   exact solution ``exp(M t) z`` of each dosing segment, with ``M = A`` when the segment has no constant input and
   the augmented ``M = [[A, b + r], [0, 0]]`` otherwise (:mod:`._linear`: closed form for two states, an
   eigendecomposition above, a fixed-cost matrix exponential as the fallback);
-- ``"tsit5"`` (explicit, the default for nonlinear structures) or ``"kvaerno5"`` (implicit, for stiff ones):
-  diffrax with an adaptive PID step-size controller, in float64, forward-mode differentiable, ``throw=False``;
+- ``"tsit5"`` (explicit, the default for nonlinear structures): the lean adaptive Tsitouras 5(4) solver of
+  :mod:`._adaptive` (one ``lax.while_loop`` per segment, steps clipped onto the save times, the error control and
+  step-size rule of diffrax's default ``PIDController``), about an order of magnitude cheaper per step than diffrax on
+  CPU; ``"kvaerno5"`` (implicit, for stiff ones): diffrax with an adaptive PID step-size controller. Both in float64,
+  forward-mode differentiable, never raising;
 - ``"rk4"``: classical Runge-Kutta on a fixed grid built before tracing (:mod:`._fixed_grid`), for screening: fast
   to compile and to evaluate, with no error control of its own (the fitting stage checks the grid).
 
@@ -28,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..spec import TIME, ODEModel, symbol
+from ._adaptive import tsit5_solve
 from ._fixed_grid import rk4_solve, segment_grid
 from ._jaxify import jax_function
 from ._linear import LinearMethod, expm_fixed, propagate
@@ -101,7 +105,9 @@ class CompiledModel:
             self._a = jax_function(list(a), slots)
             self._b = jax_function(list(b), slots)
             self._b_is_zero = all(e == 0 for e in b)
-        elif self.solver not in ("tsit5", "kvaerno5", "rk4"):
+        elif self.solver == "tsit5":  # for num_steps: one compilation per segment, reused across calls
+            self._lean_segment_jit = jax.jit(self._lean_segment, static_argnums=4)
+        elif self.solver not in ("kvaerno5", "rk4"):
             raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5', 'kvaerno5' or 'rk4'")
 
     # ------------------------------------------------------------------------------------------------ pieces
@@ -223,11 +229,29 @@ class CompiledModel:
         if seg.end <= seg.start:
             ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
             return ys, y, jnp.asarray(True)
+        if self.solver == "tsit5":
+            ys_all, ok, _ = self._lean_segment(y, params, cov, rates, seg)
+            ys = ys_all[:-1] if seg.save_times else None
+            return ys, ys_all[-1], ok
         ts = jnp.asarray([*seg.save_times, seg.end])
         sol = self._diffeqsolve(y, (params, cov, rates), seg, diffrax.SaveAt(ts=ts), diffrax.ForwardMode())
         ok = (sol.result == diffrax.RESULTS.successful) & jnp.all(jnp.isfinite(sol.ys))
         ys = sol.ys[:-1] if seg.save_times else None
         return ys, sol.ys[-1], ok
+
+    def _lean_segment(self, y, params, cov, rates, seg):
+        """The lean Tsit5 solve of :mod:`._adaptive` over a segment (``seg.end > seg.start``).
+
+        Returns the states at ``[*seg.save_times, seg.end]``, the ``ok`` flag and the accepted step count. Save times
+        at the segment start take the starting state; duplicates (a save time at the end) share one target.
+        """
+        opts = self.options
+        wanted = [*seg.save_times, seg.end]
+        targets = tuple(sorted({t for t in wanted if t > seg.start}))
+        ys, ok, n_acc = tsit5_solve(self.vector_field, y, (params, cov, rates), seg.start, targets,
+                                    rtol=opts.rtol, atol=opts.atol, max_steps=opts.max_steps)
+        rows = [y if t <= seg.start else ys[targets.index(t)] for t in wanted]
+        return jnp.stack(rows), ok, n_acc
 
     def _diffeqsolve(self, y, args, seg, saveat, adjoint):
         """One diffrax solve over a dosing segment with this model's solver and options."""
@@ -251,6 +275,12 @@ class CompiledModel:
             for state, amount in seg.boluses:
                 y = y.at[state].add(amount)
             if seg.end <= seg.start:
+                continue
+            if self.solver == "tsit5":
+                ys_all, seg_ok, n_acc = self._lean_segment_jit(y, params, cov, jnp.asarray(seg.rates), seg)
+                steps += int(n_acc)
+                ok = ok and bool(seg_ok)
+                y = ys_all[-1]
                 continue
             sol = self._diffeqsolve(y, (params, cov, jnp.asarray(seg.rates)), seg, diffrax.SaveAt(t1=True),
                                     diffrax.RecursiveCheckpointAdjoint())
