@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from cohortode.discover import Budget
@@ -9,27 +11,42 @@ from cohortode.discover._loop import occams_window
 from cohortode.discover._screen import ScreenResult
 
 
-def _screen(name: str, n_parameters: int, elpd: float) -> ScreenResult:
-    return ScreenResult(name, "scored", elpd_loo=elpd, n_parameters=n_parameters)
+def _screen(name: str, n_parameters: int, elpd: float, bic: float = math.nan) -> ScreenResult:
+    return ScreenResult(name, "scored", elpd_loo=elpd, n_parameters=n_parameters, bic=bic)
+
+
+def _names(results) -> list[str]:
+    return [s.structure_hash for s in results]
+
+
+def test_occams_window_on_a_theophylline_screen():
+    # one discovery run on theophylline: (approximate elpd, sites of the screened posterior, BIC), best elpd first
+    scored = [_screen("3cpt+linear+mm", 20, -10.30, 60.28), _screen("transit1", 10, -10.38, 34.47),
+              _screen("3cpt(caternary)+mm", 20, -10.66, 60.82), _screen("transit3", 10, -10.80, 33.91),
+              _screen("2cpt", 12, -11.38, 41.47), _screen("3cpt", 16, -11.75, 51.08),
+              _screen("1cpt", 8, -11.86, 31.96), _screen("1cpt+linear+mm", 12, -12.91, 42.39)]
+    # BIC odds below 1/20 (BIC more than 6.0 above 31.96) leave out both three-compartment structures with
+    # Michaelis-Menten elimination, though their approximate elpd is the highest, and the other 12+ site ones
+    assert _names(occams_window(scored)) == ["transit1", "transit3", "1cpt"]
+    assert _names(occams_window(scored, odds=1e9)) == ["3cpt+linear+mm", "transit1", "transit3", "1cpt"]
 
 
 def test_occams_window_drops_structures_that_a_simpler_one_beats():
-    # the theophylline screen of one discovery run (approximate elpd, structural parameters), best first
-    scored = [_screen("transit3", 4, -10.59), _screen("linear+mm", 5, -11.02), _screen("3cpt+mm", 9, -11.36),
-              _screen("transit1+mm", 5, -11.57), _screen("transit1", 4, -11.59), _screen("1cpt", 3, -11.86),
-              _screen("mm", 4, -12.01), _screen("2cpt", 5, -12.05)]
-    kept = [s.structure_hash for s in occams_window(scored)]
-    # every 5-parameter structure loses to transit3 (4); transit1 ties transit3 on parameters; mm loses to 1cpt
-    assert kept == ["transit3", "transit1", "1cpt"]
+    scored = [_screen("transit3", 4, -10.59), _screen("linear+mm", 5, -11.02), _screen("transit1", 4, -11.59),
+              _screen("1cpt", 3, -11.86), _screen("mm", 4, -12.01), _screen("2cpt", 5, -12.05)]
+    # no BIC: rule (2) alone. Every 5-parameter structure loses to transit3; transit1 ties it on parameters
+    assert _names(occams_window(scored)) == ["transit3", "transit1", "1cpt"]
 
 
 def test_occams_window_keeps_a_bigger_structure_that_predicts_better():
-    scored = [_screen("2cpt", 5, -3.0), _screen("1cpt", 3, -8.0), _screen("1cpt+mm", 4, -9.0)]
-    assert [s.structure_hash for s in occams_window(scored)] == ["2cpt", "1cpt"]
+    scored = [_screen("2cpt", 5, -3.0, 20.0), _screen("1cpt", 3, -8.0, 24.0), _screen("1cpt+mm", 4, -9.0, 27.0)]
+    assert _names(occams_window(scored)) == ["2cpt", "1cpt"]
     assert occams_window([]) == []
 
 
 def test_budget_checks_occam():
-    assert Budget().occam is True
+    assert Budget().occam is True and Budget().occam_odds == 20.0
     with pytest.raises(ValueError, match="occam"):
         Budget(occam="yes")
+    with pytest.raises(ValueError, match="occam_odds"):
+        Budget(occam_odds=1.0)

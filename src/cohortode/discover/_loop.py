@@ -63,16 +63,20 @@ def _interleave(groups: Sequence[list[Candidate]]) -> list[Candidate]:
     return out
 
 
-def occams_window(scored: Sequence[ScreenResult]) -> list[ScreenResult]:
-    """The screened structures that no structure with fewer parameters beats on approximate elpd (order kept).
+def occams_window(scored: Sequence[ScreenResult], odds: float = 20.0) -> list[ScreenResult]:
+    """The screened structures inside Occam's window (order kept).
 
-    Occam's window of Madigan and Raftery (1994, J Am Stat Assoc 89:1535), with the number of structural
-    parameters as the measure of complexity and the screening PSIS-LOO elpd as the measure of support. The
-    structure with the highest elpd always stays.
+    Occam's window of Madigan and Raftery (1994, J Am Stat Assoc 89:1535), on screening figures: a structure stays
+    when (1) its BIC is within ``2 ln(odds)`` of the lowest BIC (posterior odds against the best structure above
+    ``1/odds``, with BIC standing for -2 log marginal likelihood) and (2) no structure with fewer parameters (sites
+    of the screened posterior) inside rule (1)'s window has a higher approximate elpd. The simplest structure inside
+    rule (1)'s window always stays; a structure without a finite BIC is judged by rule (2) alone.
     """
+    best_bic = min((s.bic for s in scored if math.isfinite(s.bic)), default=math.inf)
+    supported = [s for s in scored if not (math.isfinite(s.bic) and s.bic - best_bic > 2.0 * math.log(odds))]
     kept = []
-    for s in scored:
-        simpler = [t.elpd_loo for t in scored if t.n_parameters < s.n_parameters]
+    for s in supported:
+        simpler = [t.elpd_loo for t in supported if t.n_parameters < s.n_parameters]
         if not simpler or max(simpler) <= s.elpd_loo:
             kept.append(s)
     return kept
@@ -306,7 +310,7 @@ class _Loop:
         if not scored:
             return []
         if self.budget.occam:
-            scored = occams_window(scored)
+            scored = occams_window(scored, self.budget.occam_odds)
         top = scored[0].elpd_loo
         chosen = [s.structure_hash for i, s in enumerate(scored)
                   if i < self.budget.top_k or top - s.elpd_loo <= self.budget.elpd_margin]

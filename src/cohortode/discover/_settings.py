@@ -41,11 +41,16 @@ class Budget:
     max_final
         Hard cap on the number of NUTS refits.
     occam
-        Occam's window (Madigan and Raftery 1994, J Am Stat Assoc 89:1535) before choosing the NUTS refits: a
-        structure is left out when a structure with fewer parameters has a higher approximate elpd, so the NUTS time
-        goes to structures that add something over the simpler ones rather than to extensions that predict no better
-        (a Michaelis-Menten term or a third compartment added to a structure that already fits). ``top_k`` and
-        ``elpd_margin`` then apply to the structures that remain. ``False`` refits by approximate elpd alone.
+        Occam's window (Madigan and Raftery 1994, J Am Stat Assoc 89:1535) before choosing the NUTS refits. Two
+        rules: a structure is left out when its BIC odds against the structure with the lowest BIC are below
+        ``1/occam_odds`` (BIC above the lowest by more than ``2 ln(occam_odds)``), and when a structure with fewer
+        parameters has a higher approximate elpd. The NUTS time then goes to structures the data support and that
+        add something over simpler ones, not to extensions that predict no better (a Michaelis-Menten term or a
+        third compartment on a structure that already fits): with a dozen data rows, the PSIS-LOO of a screen's
+        Laplace draws can rank such an over-parameterised structure first. ``top_k`` and ``elpd_margin`` then apply
+        to the structures that remain. ``False`` refits by approximate elpd alone.
+    occam_odds
+        The odds ``C`` of the first rule (Madigan and Raftery suggest 20).
     """
 
     rounds: int = 4
@@ -58,6 +63,7 @@ class Budget:
     elpd_margin: float = 2.0
     max_final: int = 8
     occam: bool = True
+    occam_odds: float = 20.0
 
     def __post_init__(self) -> None:
         _check_int("rounds", self.rounds, 1)
@@ -68,6 +74,9 @@ class Budget:
         _check_int("max_final", self.max_final, 1)
         if not isinstance(self.occam, bool):
             raise ValueError(f"occam: expected True or False, got {self.occam!r}")
+        if isinstance(self.occam_odds, bool) or not (isinstance(self.occam_odds, (int, float))
+                                                      and math.isfinite(self.occam_odds) and self.occam_odds > 1):
+            raise ValueError(f"occam_odds: expected a finite number > 1, got {self.occam_odds!r}")
         if self.wall_time is not None and not (isinstance(self.wall_time, (int, float)) and self.wall_time > 0):
             raise ValueError(f"wall_time: expected a positive number of seconds or None, got {self.wall_time!r}")
         for name in ("min_improvement", "elpd_margin"):
