@@ -103,6 +103,11 @@ def test_compiled_model_tsit5_against_tight_solve_with_doses():
     np.testing.assert_allclose(np.asarray(got), np.asarray(tight), rtol=1e-5, atol=1e-8)
     steps, ok = compile_model(model, "tsit5").num_steps(p, NO_COV, schedule, times)
     assert ok and 10 < steps < 1000
+    # diffrax's own Tsit5, kept as the reference solver, agrees at the default tolerances
+    ref = compile_model(model, "tsit5-diffrax").simulate(p, NO_COV, schedule, times)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-8)
+    ref_steps, ref_ok = compile_model(model, "tsit5-diffrax").num_steps(p, NO_COV, schedule, times)
+    assert ref_ok and 0.5 * ref_steps < steps < 2 * ref_steps
 
 
 @pytest.mark.parametrize("name", ["mm", "sir"])

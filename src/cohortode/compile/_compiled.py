@@ -9,8 +9,9 @@ Two solution paths:
 - ``"tsit5"`` (explicit, the default for nonlinear structures): the lean adaptive Tsitouras 5(4) solver of
   :mod:`._adaptive` (one ``lax.while_loop`` per segment, steps clipped onto the save times, the error control and
   step-size rule of diffrax's default ``PIDController``), about an order of magnitude cheaper per step than diffrax on
-  CPU; ``"kvaerno5"`` (implicit, for stiff ones): diffrax with an adaptive PID step-size controller. Both in float64,
-  forward-mode differentiable, never raising;
+  CPU; ``"kvaerno5"`` (implicit, for stiff ones): diffrax with an adaptive PID step-size controller; and
+  ``"tsit5-diffrax"``, diffrax's own Tsit5 with that controller, the reference to cross-check a result against. All
+  in float64, forward-mode differentiable, never raising;
 - ``"rk4"``: classical Runge-Kutta on a fixed grid built before tracing (:mod:`._fixed_grid`), for screening: fast
   to compile and to evaluate, with no error control of its own (the fitting stage checks the grid).
 
@@ -39,7 +40,7 @@ from ._schedule import DoseSchedule
 
 __all__ = ["CompiledModel", "compile_model", "SolverName", "SolverOptions", "expm_fixed"]
 
-SolverName = Literal["auto", "linear", "tsit5", "kvaerno5", "rk4"]
+SolverName = Literal["auto", "linear", "tsit5", "kvaerno5", "tsit5-diffrax", "rk4"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class CompiledModel:
     model
         The source model.
     solver
-        ``"linear"``, ``"tsit5"`` or ``"kvaerno5"``.
+        ``"linear"``, ``"tsit5"``, ``"kvaerno5"``, ``"tsit5-diffrax"`` or ``"rk4"``.
     """
 
     model: ODEModel
@@ -107,8 +108,9 @@ class CompiledModel:
             self._b_is_zero = all(e == 0 for e in b)
         elif self.solver == "tsit5":  # for num_steps: one compilation per segment, reused across calls
             self._lean_segment_jit = jax.jit(self._lean_segment, static_argnums=4)
-        elif self.solver not in ("kvaerno5", "rk4"):
-            raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5', 'kvaerno5' or 'rk4'")
+        elif self.solver not in ("kvaerno5", "tsit5-diffrax", "rk4"):
+            raise ValueError(f"unknown solver {self.solver!r}; use 'auto', 'linear', 'tsit5', 'kvaerno5', "
+                             "'tsit5-diffrax' or 'rk4'")
 
     # ------------------------------------------------------------------------------------------------ pieces
     def _slots(self, y, params, cov, t):
@@ -256,7 +258,7 @@ class CompiledModel:
     def _diffeqsolve(self, y, args, seg, saveat, adjoint):
         """One diffrax solve over a dosing segment with this model's solver and options."""
         opts = self.options
-        solver = diffrax.Tsit5() if self.solver == "tsit5" else diffrax.Kvaerno5()
+        solver = diffrax.Tsit5() if self.solver in ("tsit5", "tsit5-diffrax") else diffrax.Kvaerno5()
         return diffrax.diffeqsolve(
             diffrax.ODETerm(self.vector_field), solver, t0=seg.start, t1=seg.end, dt0=None, y0=y, args=args,
             saveat=saveat, stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
@@ -306,7 +308,8 @@ def compile_model(model: ODEModel, solver: SolverName = "auto", options: SolverO
         ``"auto"`` takes ``"linear"`` (the exact solution ``exp(M t) z``, see :mod:`cohortode.compile._linear`) when the
         right-hand side is affine in the states and free of ``t``, else ``"tsit5"``; the fitting stage switches a
         structure to ``"kvaerno5"`` when Tsit5 fails or needs many steps (stiffness). ``"linear"``, ``"tsit5"``,
-        ``"kvaerno5"`` and ``"rk4"`` (fixed grid, for screening) force a path.
+        ``"kvaerno5"``, ``"tsit5-diffrax"`` (diffrax's Tsit5, a reference for cross-checks) and ``"rk4"`` (fixed
+        grid, for screening) force a path.
     options
         Tolerances, step limit and grid resolution.
     """
