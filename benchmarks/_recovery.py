@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,26 @@ def without_last_times(data: CohortData, hold_out: int) -> CohortData:
     return CohortData(obs[columns].reset_index(drop=True), dosing=dosing if len(dosing) else None,
                       covariates=covariates if covariates.shape[1] > 1 else None, description=data.description,
                       time_unit=data.time_unit, units=data.units, metadata=data.metadata)
+
+
+def add_discovery_arguments(parser: argparse.ArgumentParser, *, rounds: int, per_round: int, warmup: int,
+                            samples: int, chains: int, nuts_timeout: float) -> None:
+    """The budget and final-fit options shared by the suite's benchmarks."""
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--per-round", type=int, default=per_round)
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=warmup, help="NUTS warm-up draws per chain of the final fits")
+    parser.add_argument("--samples", type=int, default=samples, help="NUTS draws per chain of the final fits")
+    parser.add_argument("--chains", type=int, default=chains)
+    parser.add_argument("--nuts-timeout", type=float, default=nuts_timeout)
+    parser.add_argument("--out", default=None, help="parent folder of the run directories (resumable)")
+
+
+def budget_and_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The :class:`~cohortode.discover.Budget` and :class:`~cohortode.discover.FitSettings` the options ask for."""
+    from cohortode.discover import Budget, FitSettings
+
+    budget = Budget(rounds=args.rounds, candidates_per_round=args.per_round, top_k=args.top_k)
+    settings = FitSettings(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
+                           nuts_timeout=args.nuts_timeout)
+    return budget, settings

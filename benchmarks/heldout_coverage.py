@@ -32,22 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--motifs-only", action="store_true", help="no language model")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--per-round", type=int, default=8)
-    parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=250)
-    parser.add_argument("--samples", type=int, default=250)
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--nuts-timeout", type=float, default=300.0)
-    parser.add_argument("--out", default=None, help="parent folder of the run directories (resumable)")
+    _recovery.add_discovery_arguments(parser, rounds=1, per_round=8,
+                                      warmup=250, samples=250, chains=2, nuts_timeout=300.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from cohortode.discover import Budget, FitSettings, discover
+    from cohortode.discover import discover
 
     out = Path(args.out or tempfile.mkdtemp(prefix="heldout-"))
-    budget = Budget(rounds=args.rounds, candidates_per_round=args.per_round, top_k=args.top_k)
-    settings = FitSettings(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
-                           nuts_timeout=args.nuts_timeout)
+    budget, settings = _recovery.budget_and_settings(args)
     covered = total = 0
     for name in args.only or _recovery.names():
         full, _, _ = _recovery.load(name)

@@ -34,22 +34,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--per-round", type=int, default=6)
-    parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=500, help="NUTS warm-up draws per chain of the final fits")
-    parser.add_argument("--samples", type=int, default=500, help="NUTS draws per chain of the final fits")
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--nuts-timeout", type=float, default=600.0)
-    parser.add_argument("--out", default=None, help="parent folder of the run directories (resumable)")
+    _recovery.add_discovery_arguments(parser, rounds=3, per_round=6,
+                                      warmup=500, samples=500, chains=4, nuts_timeout=600.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from cohortode.discover import Budget, FitSettings, discover
+    from cohortode.discover import discover
 
     out = Path(args.out or tempfile.mkdtemp(prefix="recovery-"))
-    budget = Budget(rounds=args.rounds, candidates_per_round=args.per_round, top_k=args.top_k)
-    settings = FitSettings(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
-                           nuts_timeout=args.nuts_timeout)
+    budget, settings = _recovery.budget_and_settings(args)
     rows = []
     for name in args.only or _recovery.names():
         data, problem, truth = _recovery.load(name)
