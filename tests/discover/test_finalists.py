@@ -1,14 +1,19 @@
-"""Which screened structures get a NUTS fit: Occam's window, then the best ``top_k`` and those within the margin."""
+"""Which screened structures get a NUTS fit: Occam's window, then the best ``top_k`` and those within the margin;
+and the next ones when every such fit fails."""
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor, Future
 
 import pytest
 
-from cohortode.discover import Budget
+from cohortode.discover import Budget, FitSettings, discover
 from cohortode.discover._loop import occams_window
 from cohortode.discover._screen import ScreenResult
+from cohortode.propose._benchmark_problems import benchmark_problem
+
+from . import _fakes
 
 
 def _screen(name: str, n_parameters: int, elpd: float, bic: float = math.nan) -> ScreenResult:
@@ -50,3 +55,35 @@ def test_budget_checks_occam():
         Budget(occam="yes")
     with pytest.raises(ValueError, match="occam_odds"):
         Budget(occam_odds=1.0)
+
+
+class _FirstNutsHang(Executor):
+    """Runs tasks at once, except the first ``n`` final NUTS fits, which never end."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.hung: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        if fn is _fakes.fake_nuts and len(self.hung) < self.n:
+            self.hung.append(kwargs["model"].structure_hash)
+            return future  # never finishes
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_when_every_finalist_fails_the_next_structures_are_fitted(monkeypatch, caplog):
+    _fakes.patch(monkeypatch)
+    problem = benchmark_problem("theophylline").problem
+    executor = _FirstNutsHang(1)
+    budget = Budget(rounds=1, candidates_per_round=6, top_k=1, elpd_margin=0.0)
+    with caplog.at_level("WARNING", logger="cohortode.discover"):
+        result = discover(problem.data, problem, llm=False, budget=budget, fit_settings=FitSettings(nuts_timeout=0.5),
+                          seed=3, executor=executor, progress=False)
+    assert len(executor.hung) == 1
+    table = result.table()
+    assert len(table) == 1 and table["name"].iloc[0] != executor.hung[0]
+    cands = result.candidates().drop_duplicates("structure_hash").set_index("structure_hash")
+    assert cands.loc[executor.hung[0], "status"] == "fit failed"
+    assert "every NUTS fit failed; fitting the next 1 structures" in caplog.text

@@ -316,13 +316,10 @@ class _Loop:
                   if i < self.budget.top_k or top - s.elpd_loo <= self.budget.elpd_margin]
         return chosen[: self.budget.max_final]
 
-    def final(self) -> tuple[pd.DataFrame, dict[str, Any]]:
-        hashes = self.finalists()
-        posteriors: dict[str, Any] = {}
-        failed: dict[str, str] = {}
-        t0 = time.perf_counter()
+    def _nuts(self, batch: list[str], hashes: list[str], posteriors: dict[str, Any], failed: dict[str, str]) -> None:
+        """NUTS fits of ``batch`` (read back from the run directory when recorded) into ``posteriors``/``failed``."""
         tasks = []
-        for h in hashes:
+        for h in batch:
             saved = self.run.read_fit(h) if self.run is not None and h in self.cached_final else None
             if saved is not None:
                 posteriors[h] = saved
@@ -358,6 +355,28 @@ class _Loop:
 
         self.executor = run_tasks(self.executor, tasks, finished, timeout=self.fit_settings.nuts_timeout,
                                   restart=self.restart)
+
+    def fallback(self, tried: set[str]) -> list[str]:
+        """When every NUTS fit of the finalists failed: the next ``top_k`` screened structures by approximate elpd."""
+        rest = sorted((s for s in self.screens.values() if s.scored and s.structure_hash not in tried),
+                      key=lambda s: (-s.elpd_loo, s.structure_hash))
+        return [s.structure_hash for s in rest[: self.budget.top_k]]
+
+    def final(self) -> tuple[pd.DataFrame, dict[str, Any]]:
+        hashes = self.finalists()
+        posteriors: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        t0 = time.perf_counter()
+        batch = hashes
+        while batch:
+            self._nuts(batch, hashes, posteriors, failed)
+            if posteriors:
+                break
+            # an ensemble needs one fitted structure: Occam's window and top_k chose these, but they all failed
+            batch = self.fallback(set(hashes))
+            if batch:
+                log.warning("every NUTS fit failed; fitting the next %d structures by approximate elpd", len(batch))
+                hashes = hashes + batch
         self.timings["nuts"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         ordered = {h: posteriors[h] for h in hashes if h in posteriors}
