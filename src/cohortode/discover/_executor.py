@@ -43,9 +43,31 @@ def worker_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+PARENT_CHECK_SECONDS = 1.0
+"""How often a pool worker checks that the process that started it is still alive."""
+
+
 def _init_worker() -> None:
-    """A worker runs one fit at a time, and its NUTS chains one after another (no nested pools)."""
+    """A worker runs one fit at a time, and its NUTS chains one after another (no nested pools); it ends itself when
+    the process that started it is gone."""
     os.environ["COHORTODE_WORKERS"] = "1"
+    _watch_parent(os.getppid())
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process (``os._exit``) once ``parent`` is no longer its parent.
+
+    A discovery killed with SIGKILL cannot end its pool; without this its workers would go on computing the fit they
+    hold (up to the NUTS timeout, ten minutes by default) beside the resumed run.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cohortode-parent-watch", daemon=True).start()
 
 
 def default_executor(max_workers: int | None = None) -> Executor:
