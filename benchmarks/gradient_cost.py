@@ -38,7 +38,7 @@ STRUCTURES = {
 
 
 class ClosedFormLogistic:
-    """Drop-in for ``CompiledModel`` of ``d(size)/dt = r size (1 - size/K)``, ``size(0) = size0``: the exact solution."""
+    """Drop-in for ``CompiledModel`` of ``d(size)/dt = r size (1 - size/K)``, ``size(0) = size0``: exact solution."""
 
     solver = "closed_form"
 
