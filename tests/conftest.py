@@ -42,7 +42,8 @@ def tiny_discovery(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("tiny_discovery") / "run"
     settings = FitSettings(screen_starts=1, screen_draws=50, num_warmup=30, num_samples=30, num_chains=2)
-    budget = Budget(rounds=1, candidates_per_round=2, top_k=2, max_final=2, elpd_margin=0.0)
+    # both structures are refitted (no Occam's window), so the ensemble and the report have two members
+    budget = Budget(rounds=1, candidates_per_round=2, top_k=2, max_final=2, elpd_margin=0.0, occam=False)
     disc = discover(load_cohort("theophylline"), domain="pk", llm=TwoStructures(), motifs=False, budget=budget,
                     fit_settings=settings, seed=0, run_dir=run_dir, executor=SerialExecutor(), progress=False)
     return disc, run_dir
