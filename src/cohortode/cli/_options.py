@@ -10,8 +10,12 @@ from ._app import BadInput
 __all__ = ["parse_budget", "read_context", "parse_changes", "parse_regimen"]
 
 
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
 def parse_budget(items: list[str]) -> Any:
-    """``["rounds=3,candidates=20", "wall_time=600"]`` -> :class:`cohortode.Budget` (a dict without it)."""
+    """``["rounds=3,candidates=20", "wall_time=600", "occam=false"]`` -> :class:`cohortode.Budget` (a dict without
+    it); numbers, and ``true``/``false`` (``yes``/``no``, ``on``/``off``) for switches."""
     import cohortode
 
     if not items:
@@ -22,16 +26,20 @@ def parse_budget(items: list[str]) -> Any:
             key, eq, value = part.partition("=")
             if not eq:
                 raise BadInput(f"--budget {part!r}: write KEY=VALUE, e.g. rounds=3 or candidates=20.")
+            text = value.strip().lower()
+            if text in _BOOLEANS:
+                values[key.strip()] = _BOOLEANS[text]
+                continue
             try:
                 values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
             except ValueError:
-                raise BadInput(f"--budget {part!r}: {value!r} is not a number.") from None
+                raise BadInput(f"--budget {part!r}: {value!r} is not a number, true or false.") from None
     budget_type = getattr(cohortode, "Budget", None)
     if budget_type is None:
         return values
     try:
         return budget_type(**values)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise BadInput(f"--budget: {exc}") from None
 
 
