@@ -66,13 +66,18 @@ def expm_fixed(m: jnp.ndarray) -> jnp.ndarray:
     ``||M|| <= 2**19`` the scaled norm is at most 0.5 and the truncation error below ``1e-16`` relative; larger norms
     give non-finite or inaccurate results, which the checks downstream treat as a failed solve.
     """
-    a = m / (2.0**EXPM_SQUARINGS)
-    eye = jnp.eye(m.shape[0], dtype=m.dtype)
+    out = _taylor_exp(m / (2.0**EXPM_SQUARINGS))
+    for _ in range(EXPM_SQUARINGS):
+        out = out @ out
+    return out
+
+
+def _taylor_exp(a: jnp.ndarray) -> jnp.ndarray:
+    """The degree-:data:`EXPM_TAYLOR_ORDER` Taylor polynomial of ``exp(a)`` (Horner), for a scaled ``a``."""
+    eye = jnp.eye(a.shape[0], dtype=a.dtype)
     out = eye
     for k in range(EXPM_TAYLOR_ORDER, 0, -1):
         out = eye + (a @ out) / k
-    for _ in range(EXPM_SQUARINGS):
-        out = out @ out
     return out
 
 
@@ -136,11 +141,7 @@ def _expm_scaled(m: jnp.ndarray) -> jnp.ndarray:
     norm = jnp.max(jnp.sum(jnp.abs(m), axis=0))
     squarings = jnp.clip(jnp.ceil(jnp.log2(jnp.maximum(norm, 1e-300) / 0.5)), 0, EXPM_SQUARINGS)
     squarings = jnp.where(jnp.isfinite(squarings), squarings, EXPM_SQUARINGS).astype(jnp.int32)
-    a = m / (2.0 ** squarings.astype(m.dtype))
-    eye = jnp.eye(m.shape[0], dtype=m.dtype)
-    out = eye
-    for k in range(EXPM_TAYLOR_ORDER, 0, -1):
-        out = eye + (a @ out) / k
+    out = _taylor_exp(m / (2.0 ** squarings.astype(m.dtype)))
     # a fixed trip count (a scan, not a while loop) keeps reverse-mode derivatives available
     return lax.fori_loop(0, EXPM_SQUARINGS, lambda i, x: jnp.where(i < squarings, x @ x, x), out)
 
