@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -304,9 +304,13 @@ class _Loop:
         return "rounds"
 
     # ---------------------------------------------------------------------------------------------- final
+    def _ranked(self, exclude: Collection[str] = ()) -> list[ScreenResult]:
+        """The scored structures (but ``exclude``), best approximate elpd first."""
+        return sorted((s for s in self.screens.values() if s.scored and s.structure_hash not in exclude),
+                      key=lambda s: (-s.elpd_loo, s.structure_hash))
+
     def finalists(self) -> list[str]:
-        scored = sorted((s for s in self.screens.values() if s.scored),
-                        key=lambda s: (-s.elpd_loo, s.structure_hash))
+        scored = self._ranked()
         if not scored:
             return []
         if self.budget.occam:
@@ -358,9 +362,7 @@ class _Loop:
 
     def fallback(self, tried: set[str]) -> list[str]:
         """When every NUTS fit of the finalists failed: the next ``top_k`` screened structures by approximate elpd."""
-        rest = sorted((s for s in self.screens.values() if s.scored and s.structure_hash not in tried),
-                      key=lambda s: (-s.elpd_loo, s.structure_hash))
-        return [s.structure_hash for s in rest[: self.budget.top_k]]
+        return [s.structure_hash for s in self._ranked(tried)[: self.budget.top_k]]
 
     def final(self) -> tuple[pd.DataFrame, dict[str, Any]]:
         hashes = self.finalists()
