@@ -28,7 +28,8 @@ def batch(
     context_file: Path = typer.Option(None, "--context-file", help="discover: a text file with the context"),
     domain: str = typer.Option(None, "--domain", help="discover: pk, pd, epidemic, growth, ..."),
     budget: list[str] = typer.Option([], "--budget", help="discover: KEY=VALUE[,KEY=VALUE] of cohortode.Budget: "
-                                                          "rounds, candidates_per_round, candidates, wall_time, ..."),
+                                                          "rounds, candidates_per_round, candidates, wall_time, "
+                                                          "occam=false, ..."),
     warmup: int = typer.Option(None, "--warmup", help="discover: NUTS warm-up iterations per chain"),
     samples: int = typer.Option(None, "--samples", help="discover: NUTS draws per chain"),
     chains: int = typer.Option(None, "--chains", help="discover: NUTS chains"),

@@ -25,7 +25,8 @@ def discover(
     context_file: Path = typer.Option(None, "--context-file", help="a text file with the context"),
     domain: str = typer.Option(None, "--domain", help="pk, pd, epidemic, growth, progression, ..."),
     budget: list[str] = typer.Option([], "--budget", help="KEY=VALUE[,KEY=VALUE] of cohortode.Budget: rounds, "
-                                                          "candidates_per_round, candidates, wall_time, ..."),
+                                                          "candidates_per_round, candidates, wall_time, "
+                                                          "occam=false, ..."),
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path = typer.Option(None, "--run-dir", help="run directory (records everything; resumed if present)"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse finished work in --run-dir"),
