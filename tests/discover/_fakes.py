@@ -32,7 +32,7 @@ def fake_screen(model, data, *, settings, seed, init=None):
                         at_bound=[(model.parameter_names[-1], "lower", 1e-6)] if n == 4 else [])
 
 
-def fake_nuts(model, data, *, settings, seed, init=None):
+def fake_nuts(model, data, *, settings, seed, init=None, split_chains=False):
     import arviz as az
 
     CALLS["nuts"] += 1

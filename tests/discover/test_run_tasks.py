@@ -83,3 +83,47 @@ def test_the_pool_is_replaced_when_every_worker_holds_a_late_task(tmp_path):
     assert done == {"hung": f"timeout after {TIMEOUT:g} s", "short": 0, "other": 1}
     assert runs.read_text().split() == ["0", "1"]
     assert len(made) == 1
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_on_done_may_add_tasks_which_run_first_and_skip_drops_queued_ones():
+    """A finished task unlocks others (they run before the tasks not yet begun); ``skip`` drops queued tasks."""
+    order = []
+
+    def on_done(key, future):
+        order.append((key, future.result()))
+        if key == "start":
+            return [(("chain", i), _double, {"x": i}) for i in range(3)]
+        return None
+
+    with ThreadPoolExecutor(1) as pool:
+        run_tasks(pool, [("start", _double, {"x": 10}), ("later", _double, {"x": 5})], on_done,
+                  skip=lambda key: key == ("chain", 1))
+    assert order == [("start", 20), (("chain", 0), 0), (("chain", 2), 4), ("later", 10)]
+
+
+def test_a_task_may_carry_its_own_timeout():
+    release = threading.Event()
+    done = {}
+
+    def on_done(key, future):
+        try:
+            done[key] = future.result()
+        except TaskTimeout as exc:
+            done[key] = str(exc)
+
+    pool = ThreadPoolExecutor(2)
+    try:
+        start = time.perf_counter()
+        run_tasks(pool, [("hung", _hang, {"release": release}, 0.3), ("quick", _double, {"x": 1})], on_done,
+                  timeout=60.0)
+        assert done == {"hung": "timeout after 0.3 s", "quick": 2}
+        assert time.perf_counter() - start < 30
+        with pytest.raises(ValueError, match="timeout"):
+            run_tasks(pool, [("bad", _double, {"x": 1}, 0)], on_done)
+    finally:
+        release.set()
+        pool.shutdown(wait=True)

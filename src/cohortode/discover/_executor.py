@@ -8,10 +8,11 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-__all__ = ["SerialExecutor", "TaskTimeout", "default_executor", "run_tasks", "worker_count"]
+__all__ = ["SerialExecutor", "TaskTimeout", "concurrency", "default_executor", "run_tasks", "worker_count"]
 
 log = logging.getLogger("cohortode.discover")
 
@@ -48,8 +49,8 @@ PARENT_CHECK_SECONDS = 1.0
 
 
 def _init_worker() -> None:
-    """A worker runs one fit at a time, and its NUTS chains one after another (no nested pools); it ends itself when
-    the process that started it is gone."""
+    """A worker runs one task at a time (a screen, a NUTS start, one chain, or a whole NUTS fit with its chains one
+    after another), with no nested pools; it ends itself when the process that started it is gone."""
     os.environ["COHORTODE_WORKERS"] = "1"
     _watch_parent(os.getppid())
 
@@ -90,33 +91,57 @@ def _end_pool(executor: Executor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _window(executor: Executor, default: int) -> int:
+def concurrency(executor: Executor, default: int) -> int:
     """How many tasks ``executor`` runs at once (``default`` when it does not say)."""
     if isinstance(executor, SerialExecutor):
         return 1
     return max(1, getattr(executor, "_max_workers", None) or default)
 
 
-def _collect(pending: dict[Future, tuple[Any, ...]], on_done: Callable[[Any, Future], None]) -> None:
-    """Pass every finished future of ``pending`` to ``on_done`` and drop it from ``pending``."""
+@dataclass
+class _Task:
+    """A task of :func:`run_tasks`: its key, function, arguments, time limit and first submission (monotonic)."""
+
+    key: Any
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+    timeout: float | None
+    started: float | None = None
+
+
+def _as_task(task: tuple, timeout: float | None) -> _Task:
+    if len(task) not in (3, 4):
+        raise ValueError(f"a task is (key, fn, kwargs) or (key, fn, kwargs, timeout), got {len(task)} items")
+    limit = task[3] if len(task) == 4 else timeout
+    if limit is not None and not limit > 0:
+        raise ValueError(f"timeout: expected a positive number of seconds or None, got {limit!r}")
+    return _Task(task[0], task[1], task[2], limit)
+
+
+def _collect(pending: dict[Future, _Task], on_done: Callable[[Any, Future], Any], timeout: float | None) -> list[_Task]:
+    """Pass every finished future of ``pending`` to ``on_done`` and drop it from ``pending``; returns the new tasks
+    that ``on_done`` gave back."""
+    new: list[_Task] = []
     for future in [f for f in pending if f.done()]:
-        on_done(pending.pop(future)[0], future)
+        new += [_as_task(t, timeout) for t in on_done(pending.pop(future).key, future) or ()]
+    return new
 
 
-def _replace_pool(executor: Executor, restart: Callable[[], Executor] | None, pending: dict[Future, Any],
-                  queue: list[Any], on_done: Callable[[Any, Future], None], hung: int) -> tuple[Executor, list[Any]]:
+def _replace_pool(executor: Executor, restart: Callable[[], Executor] | None, pending: dict[Future, _Task],
+                  queue: list[_Task], on_done: Callable[[Any, Future], Any], hung: int,
+                  timeout: float | None) -> tuple[Executor, list[_Task]]:
     """End ``executor``'s workers (``hung`` of them hold late tasks) and make a fresh executor; the results already
     computed are collected first, and the tasks still in flight (none when the window was kept) go to the front of
     ``queue`` with their first start time, so the clock of a task started again is not reset."""
     if restart is None:
         return executor, queue
-    _collect(pending, on_done)
+    new = _collect(pending, on_done, timeout)
     again = list(pending.values())
     pending.clear()
     log.warning("ending the worker processes (%d hold a timed-out task, which cannot be interrupted otherwise)%s",
                 hung, f"; {len(again)} task(s) in flight start again" if again else "")
     _end_pool(executor)
-    return restart(), again + queue
+    return restart(), again + new + queue
 
 
 def _timed_out(seconds: float) -> Future:
@@ -125,9 +150,9 @@ def _timed_out(seconds: float) -> Future:
     return future
 
 
-def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dict[str, Any]]],
-              on_done: Callable[[Any, Future], None], *, timeout: float | None = None,
-              restart: Callable[[], Executor] | None = None) -> Executor:
+def run_tasks(executor: Executor, tasks: list[tuple], on_done: Callable[[Any, Future], Any], *,
+              timeout: float | None = None, restart: Callable[[], Executor] | None = None,
+              skip: Callable[[Any], bool] | None = None) -> Executor:
     """Submit ``(key, fn, kwargs)`` tasks and call ``on_done(key, future)`` as each finishes.
 
     At most as many tasks are in flight as the executor has workers (all of them for an executor that does not say,
@@ -139,9 +164,13 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
     executor
         Where the tasks run.
     tasks
-        ``(key, fn, kwargs)``: ``fn(**kwargs)`` runs in the executor; ``key`` is passed back to ``on_done``.
+        ``(key, fn, kwargs)`` or ``(key, fn, kwargs, timeout)``: ``fn(**kwargs)`` runs in the executor; ``key`` is
+        passed back to ``on_done``; a fourth item is that task's own time limit (``None``: none), instead of
+        ``timeout``.
     on_done
-        Called in this process with each key and its finished future.
+        Called in this process with each key and its finished future. It may return more tasks: work that the
+        finished task unlocks (the chains of a NUTS fit whose start is done). They run before the tasks not yet
+        submitted, in the order given.
     timeout
         Seconds a task may take from its first submission (a task in flight has a worker to itself; a task started
         again after another task's timeout keeps its clock, so the whole run stays bounded). A task past it is
@@ -154,6 +183,9 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
         worker holds a late task and tasks are still waiting, or when the tasks are done and late ones still hold
         workers, are ``executor``'s worker processes ended (a hung fit cannot be interrupted otherwise) and a fresh
         executor made. Without it, the late task keeps its worker until it ends, and its result is dropped.
+    skip
+        Called with the key of each task about to be submitted; a task it returns true for is dropped without
+        running and without a call to ``on_done`` (the other chains of a fit one of whose chains failed).
 
     Returns
     -------
@@ -162,35 +194,38 @@ def run_tasks(executor: Executor, tasks: list[tuple[Any, Callable[..., Any], dic
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: expected a positive number of seconds or None, got {timeout!r}")
-    window = _window(executor, len(tasks))
-    pending: dict[Future, tuple[Any, Callable[..., Any], dict[str, Any], float]] = {}
-    queue: list[tuple[Any, Callable[..., Any], dict[str, Any], float | None]] = [(*t, None) for t in tasks]
+    queue = [_as_task(t, timeout) for t in tasks]
+    window = concurrency(executor, len(queue))
+    pending: dict[Future, _Task] = {}
     abandoned: list[Future] = []  # late tasks that may still hold a worker (tracked only with ``restart``)
     while queue or pending:
         abandoned = [f for f in abandoned if not f.done()]
         if queue and abandoned and len(abandoned) >= window:  # every worker holds a late task (so none in pending)
-            executor, queue = _replace_pool(executor, restart, pending, queue, on_done, len(abandoned))
-            window, abandoned = _window(executor, window), []
+            executor, queue = _replace_pool(executor, restart, pending, queue, on_done, len(abandoned), timeout)
+            window, abandoned = concurrency(executor, window), []
         while queue and len(pending) < max(1, window - len(abandoned)):
-            key, fn, kwargs, started = queue.pop(0)
-            pending[executor.submit(fn, **kwargs)] = (key, fn, kwargs,
-                                                      time.monotonic() if started is None else started)
-        wait_for = None
-        if timeout is not None:
-            first_deadline = min(started for *_, started in pending.values()) + timeout
-            wait_for = max(0.0, first_deadline - time.monotonic())
-        wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
-        _collect(pending, on_done)  # every finished task, also one that finished after ``wait`` returned
-        if timeout is None:
+            task = queue.pop(0)
+            if skip is not None and task.started is None and skip(task.key):
+                continue
+            if task.started is None:
+                task.started = time.monotonic()
+            pending[executor.submit(task.fn, **task.kwargs)] = task
+        if not pending:
             continue
+        deadlines = [t.started + t.timeout for t in pending.values() if t.timeout is not None]
+        wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
+        # every finished task, also one that finished after ``wait`` returned; what they unlock goes first
+        queue = _collect(pending, on_done, timeout) + queue
         now = time.monotonic()
-        for future in [f for f, (*_, started) in pending.items() if now - started >= timeout and not f.done()]:
-            key = pending.pop(future)[0]
+        for future in [f for f, t in pending.items()
+                       if t.timeout is not None and now - t.started >= t.timeout and not f.done()]:
+            task = pending.pop(future)
             future.cancel()
-            log.warning("task %s ran past %g s and is abandoned", key, timeout)
-            on_done(key, _timed_out(timeout))
+            log.warning("task %s ran past %g s and is abandoned", task.key, task.timeout)
+            queue = [_as_task(t, timeout) for t in on_done(task.key, _timed_out(task.timeout)) or ()] + queue
             if restart is not None:
                 abandoned.append(future)
     if restart is not None and any(not f.done() for f in abandoned):
-        executor, _ = _replace_pool(executor, restart, pending, [], on_done, len(abandoned))
+        executor, _ = _replace_pool(executor, restart, pending, [], on_done, len(abandoned), timeout)
     return executor

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FinalResult", "nuts_structure", "compare_final"]
+__all__ = ["FinalResult", "StartedFit", "nuts_structure", "nuts_chain", "assemble", "compare_final"]
 
 
 @dataclass
@@ -44,29 +44,77 @@ class FinalResult:
     seconds: float = 0.0
 
 
-def nuts_structure(model: Any, data: Any, *, settings: Any, seed: int,
-                   init: dict[str, float] | None = None) -> FinalResult:
-    """NUTS fit of one structure (chains one after another in this process); never raises for a numerical failure.
+@dataclass
+class StartedFit:
+    """The start of one structure's NUTS fit (MAP and metric), whose chains still have to run, each a task.
 
-    ``init`` (the screening optimum) is an extra MAP start.
+    Attributes
+    ----------
+    structure_hash
+        The structure's hash.
+    start
+        The :class:`~cohortode.infer.NutsStart` (it pickles; each chain task gets it).
+    seconds
+        Wall time of the start.
+    """
+
+    structure_hash: str
+    start: Any
+    seconds: float
+
+
+def nuts_structure(model: Any, data: Any, *, settings: Any, seed: int, init: dict[str, float] | None = None,
+                   split_chains: bool = False) -> FinalResult | StartedFit:
+    """NUTS fit of one structure; never raises for a numerical failure.
+
+    ``init`` (the screening optimum) is an extra MAP start. With ``split_chains`` only the start is computed here
+    (a :class:`StartedFit`; run each chain with :func:`nuts_chain`, then :func:`assemble`), so that the chains of
+    one structure can run on several workers; otherwise the chains run one after another in this process.
     """
     start = time.perf_counter()
     import cohortode
+    from cohortode.infer import start_nuts
+
+    options = dict(engine=settings.engine, error=settings.error, num_warmup=settings.num_warmup,
+                   num_samples=settings.num_samples, num_chains=settings.num_chains, n_starts=settings.screen_starts,
+                   seed=seed, warn=False, init=[dict(init)] if init else ())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if split_chains:
+                begun = start_nuts(model, data, **options)
+                return StartedFit(model.structure_hash, begun, time.perf_counter() - start)
+            fit = cohortode.fit(model, data, method="nuts", workers=1, **options)
+    except Exception as exc:  # noqa: BLE001 - a failed fit is a result
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        return FinalResult(model.structure_hash, "failed", reason=reason, seconds=time.perf_counter() - start)
+    return _fitted(model.structure_hash, fit, time.perf_counter() - start)
+
+
+def nuts_chain(start: Any, index: int) -> Any:
+    """Chain ``index`` of a started fit (:meth:`cohortode.infer.NutsStart.chain`), in this worker."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return start.chain(index)
+
+
+def assemble(started: StartedFit, chains: list[Any], seconds: float) -> FinalResult:
+    """The fit of ``started`` from all its chains (in chain order); ``seconds`` is the work of start and chains."""
+    from cohortode.infer import fit_from_chains
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = cohortode.fit(model, data, method="nuts", engine=settings.engine, error=settings.error,
-                                num_warmup=settings.num_warmup, num_samples=settings.num_samples,
-                                num_chains=settings.num_chains, n_starts=settings.screen_starts, seed=seed,
-                                workers=1, warn=False, init=[dict(init)] if init else ())
+            fit = fit_from_chains(started.start, chains)
     except Exception as exc:  # noqa: BLE001 - a failed fit is a result
-        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-        return FinalResult(model.structure_hash, "failed", reason=reason, seconds=time.perf_counter() - start)
+        return FinalResult(started.structure_hash, "failed", reason=f"{type(exc).__name__}: {exc}", seconds=seconds)
+    return _fitted(started.structure_hash, fit, seconds)
+
+
+def _fitted(structure_hash: str, fit: Any, seconds: float) -> FinalResult:
     diag = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
             for k, v in fit.diagnostics.items() if isinstance(v, (int, float, str, bool))}
-    return FinalResult(model.structure_hash, "fitted", fit=fit, diagnostics=diag,
-                       seconds=time.perf_counter() - start)
+    return FinalResult(structure_hash, "fitted", fit=fit, diagnostics=diag, seconds=seconds)
 
 
 def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = None, *,

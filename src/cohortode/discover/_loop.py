@@ -21,7 +21,7 @@ from ..propose._population import resolve_population_size
 from ..spec import ODEModel
 from . import _finalize, _screen
 from ._discovery import Discovery
-from ._executor import TaskTimeout, default_executor, run_tasks
+from ._executor import TaskTimeout, concurrency, default_executor, run_tasks
 from ._feedback import build_feedback
 from ._parent_start import parent_starts
 from ._progress import Progress
@@ -321,7 +321,15 @@ class _Loop:
         return chosen[: self.budget.max_final]
 
     def _nuts(self, batch: list[str], hashes: list[str], posteriors: dict[str, Any], failed: dict[str, str]) -> None:
-        """NUTS fits of ``batch`` (read back from the run directory when recorded) into ``posteriors``/``failed``."""
+        """NUTS fits of ``batch`` (read back from the run directory when recorded) into ``posteriors``/``failed``.
+
+        On an executor with several workers, each structure's fit is a start task (its MAP and metric) and, once
+        that is done, one task per chain, so the chains of a slow structure spread over the workers; its timeout
+        then applies to the start and to each chain, at ``nuts_timeout`` and ``nuts_timeout / num_chains``.
+        """
+        settings = self.fit_settings
+        split = settings.num_chains > 1 and concurrency(self.executor, 2) > 1
+        chain_timeout = None if settings.nuts_timeout is None else settings.nuts_timeout / settings.num_chains
         tasks = []
         for h in batch:
             saved = self.run.read_fit(h) if self.run is not None and h in self.cached_final else None
@@ -331,20 +339,19 @@ class _Loop:
                 failed[h] = self.cached_failed[h]
                 log.info("NUTS fit of structure %s: its failure is read from the run directory (%s)", h, failed[h])
             else:
-                tasks.append((h, _finalize.nuts_structure, dict(model=self.models[h], data=self.problem.data,
-                                                                 settings=self.fit_settings, seed=self.seed,
-                                                                 init=self.screens[h].map_values or None)))
+                kwargs = dict(model=self.models[h], data=self.problem.data, settings=settings, seed=self.seed,
+                              init=self.screens[h].map_values or None)
+                if split:
+                    kwargs["split_chains"] = True
+                tasks.append((h, _finalize.nuts_structure, kwargs))
         done = len(posteriors) + len(failed)
         self.progress.update("NUTS for the best structures", done, len(hashes), self._best_text())
+        started: dict[str, _finalize.StartedFit] = {}
+        chains: dict[str, dict[int, Any]] = {}
 
-        def finished(h: str, future: Any) -> None:
+        def record(result: _finalize.FinalResult) -> None:
             nonlocal done
-            try:
-                result = future.result()
-            except TaskTimeout as exc:
-                result = _finalize.FinalResult(h, "failed", reason=str(exc))
-            except Exception as exc:  # noqa: BLE001
-                result = _finalize.FinalResult(h, "failed", reason=f"worker failed: {type(exc).__name__}: {exc}")
+            h = result.structure_hash
             if result.status == "fitted":
                 posteriors[h] = result.fit
                 if self.run is not None:
@@ -357,8 +364,33 @@ class _Loop:
             done += 1
             self.progress.update("NUTS for the best structures", done, len(hashes), self._best_text())
 
-        self.executor = run_tasks(self.executor, tasks, finished, timeout=self.fit_settings.nuts_timeout,
-                                  restart=self.restart)
+        def finished(key: Any, future: Any) -> list[tuple] | None:
+            h, index = key if isinstance(key, tuple) else (key, None)
+            what = "worker failed" if index is None else f"chain {index + 1} of {settings.num_chains} failed"
+            try:
+                result = future.result()
+            except TaskTimeout as exc:
+                result = _finalize.FinalResult(h, "failed", reason=str(exc) if index is None else
+                                               f"chain {index + 1} of {settings.num_chains}: {exc}")
+            except Exception as exc:  # noqa: BLE001
+                result = _finalize.FinalResult(h, "failed", reason=f"{what}: {type(exc).__name__}: {exc}")
+            if isinstance(result, _finalize.StartedFit):
+                started[h], chains[h] = result, {}
+                self._emit("nuts_started", structure_hash=h, seconds=result.seconds, chains=settings.num_chains)
+                return [((h, i), _finalize.nuts_chain, dict(start=result.start, index=i), chain_timeout)
+                        for i in range(settings.num_chains)]
+            if isinstance(result, _finalize.FinalResult):
+                if h not in failed:  # the first failed chain ends the structure; its other chains are skipped
+                    record(result)
+                return None
+            chains[h][index] = result
+            if len(chains[h]) == settings.num_chains:
+                seconds = started[h].seconds + sum(c.seconds for c in chains[h].values())
+                record(_finalize.assemble(started[h], [chains[h][i] for i in range(settings.num_chains)], seconds))
+            return None
+
+        self.executor = run_tasks(self.executor, tasks, finished, timeout=settings.nuts_timeout,
+                                  restart=self.restart, skip=lambda key: isinstance(key, tuple) and key[0] in failed)
 
     def fallback(self, tried: set[str]) -> list[str]:
         """When every NUTS fit of the finalists failed: the next ``top_k`` screened structures by approximate elpd."""

@@ -100,8 +100,11 @@ class FitSettings:
     screen_draws
         Laplace draws per screened structure (PSIS-LOO is computed on them).
     num_warmup, num_samples, num_chains
-        NUTS settings of the final fits; the chains of one structure run one after another inside one worker, so
-        that the pool is not oversubscribed.
+        NUTS settings of the final fits. On an executor with several workers, a structure's fit is split into a
+        start task (its MAP and starting metric) and one task per chain, so the chains of a slow structure run on
+        every worker; each task runs one chain, so the pool is not oversubscribed. With one worker (the
+        :class:`~cohortode.discover.SerialExecutor`) the chains run one after another in one task. The draws are the
+        same either way (chain ``i`` has the same key).
     engine, error
         Moment engine and residual error model passed to :func:`cohortode.fit`.
     screen_timeout
@@ -113,6 +116,9 @@ class FitSettings:
     nuts_timeout
         Seconds one structure's final NUTS fit may take (``None``: no limit), enforced as ``screen_timeout`` is; a
         structure past it is left out of the comparison and the ensemble, and the run records "timeout after X s".
+        When the chains are tasks of their own, the start may take ``nuts_timeout`` and each chain
+        ``nuts_timeout / num_chains`` (the reason then names the chain, and the structure's other chains are not
+        started).
         NUTS through an adaptive ODE solver on a weakly identified posterior can need hours on two cores (one
         compartment with Michaelis-Menten elimination on theophylline: still running after 20 minutes at the
         default 4 x (500 + 500) draws), which would hold the whole discovery.

@@ -27,7 +27,7 @@ from jax import lax
 from ..likelihood import CountLikelihood
 from ._problem import BayesianProblem
 
-__all__ = ["NutsSettings", "ChainResult", "run_chains", "default_workers"]
+__all__ = ["NutsSettings", "ChainResult", "run_chains", "default_workers", "chain_key", "cached_sampler"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,37 @@ class _Sampler:
 
 def _chain_keys(seed: int, num_chains: int) -> list[jax.Array]:
     return list(jax.random.split(jax.random.PRNGKey(seed), num_chains))
+
+
+def chain_key(seed: int, num_chains: int, index: int) -> jax.Array:
+    """The key of chain ``index`` of ``num_chains`` with ``seed`` (the same in every mode of :func:`run_chains`)."""
+    return _chain_keys(seed, num_chains)[index]
+
+
+_SAMPLERS: dict[str, _Sampler] = {}
+SAMPLER_CACHE_SIZE = 2
+"""Compiled chain programs a process keeps (see :func:`cached_sampler`)."""
+
+
+def cached_sampler(token: str, problem: BayesianProblem, settings: NutsSettings) -> _Sampler:
+    """The compiled chain program of ``token`` in this process, compiled on first use.
+
+    A worker that runs several chains of the same NUTS fit as separate tasks (see
+    :class:`~cohortode.infer.NutsStart`) compiles the sampler once. ``token`` names the problem and settings; the
+    most recent :data:`SAMPLER_CACHE_SIZE` are kept, and all are dropped when this process nears its memory-mapping
+    limit (:func:`~cohortode._config.release_compiled_code_if_needed`).
+    """
+    from .._config import release_compiled_code_if_needed
+
+    if token in _SAMPLERS:
+        _SAMPLERS[token] = _SAMPLERS.pop(token)  # most recently used last
+        return _SAMPLERS[token]
+    if release_compiled_code_if_needed():
+        _SAMPLERS.clear()
+    while len(_SAMPLERS) >= SAMPLER_CACHE_SIZE:
+        del _SAMPLERS[next(iter(_SAMPLERS))]
+    _SAMPLERS[token] = _Sampler(problem, settings)
+    return _SAMPLERS[token]
 
 
 def _run_in_process(problem: BayesianProblem, settings: NutsSettings, init: np.ndarray, seed: int,

@@ -24,10 +24,11 @@ from ..likelihood import AggregateLikelihood, CountLikelihood, MomentEngine, row
 from ..likelihood._residual import ErrorKind
 from ..spec import ODEModel, Prior
 from ._approximate_loo import approximate_posterior_loo
-from ._chains import NutsSettings, run_chains
+from ._chains import ChainResult, NutsSettings, run_chains
 from ._diagnostics import GOOD_RHAT, diagnose
 from ._metric import inverse_mass_from_draws, inverse_mass_from_hessian
 from ._multistart import compiled_objective
+from ._nuts_start import NutsStart
 from ._optimize import MapResult, find_map, laplace_sample
 from ._problem import BayesianProblem, rebuild_problem
 from ._screening import finite_difference_hessian, screen
@@ -487,42 +488,25 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
         problem = result.problem
         # the grid the screen ended on is recorded, so that a saved and reloaded fit predicts on it too
         settings = dataclasses.replace(settings, solver_options=problem.likelihood.compiled.options)
+    elif method == "nuts":
+        begun = _start_nuts(model, data, settings, engine=engine, priors=priors, init=init, warn=warn, clock=start)
+        z, diverging, diag, table = sample_nuts(begun.problem, begun.settings, begun.map.unconstrained,
+                                                workers=workers, progress=progress, warn=warn,
+                                                inverse_mass_matrix=begun.metric)
+        return _nuts_fit(begun, z, diverging, diag, table, time.perf_counter() - start)
     else:
-        if isinstance(data, CountData):
-            lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver,
-                                                                         options=solver_options)
-        else:
-            lik = AggregateLikelihood(model, data, engine=engine, error=error, solver=solver,
-                                      options=solver_options)
-        problem = BayesianProblem.build(lik, priors)
-        objective, _ = compiled_objective(problem)
-        result = find_map(problem, n_starts=n_starts, seed=seed, init=init, objective=objective)
-        chosen = _choose_solver(problem, result.values)
-        if chosen is not problem:
-            problem = chosen
-            objective, _ = compiled_objective(problem)
-            result = find_map(problem, n_starts=n_starts, seed=seed, init=init, objective=objective)
+        problem, _, result = _optimum(model, data, settings, engine=engine, priors=priors, init=init)
     table = pd.DataFrame()
     diverging = None
     if method == "map":
         draws = {k: np.full((1, 1), v) for k, v in result.values.items()}
         diag = {"log_density": result.log_density, "starts": result.all_log_densities, "ok": True, "problems": []}
-    elif method == "laplace":
+    else:  # laplace
         flat, eig, z_laplace, log_g = laplace_sample(result, laplace_draws_n, seed, hessian=hessian)
         draws = {k: v.reshape(1, -1) for k, v in flat.items()}
         problems = [] if eig.min() > 0 else [f"Hessian not positive definite (min eigenvalue {eig.min():.3g})"]
         diag = {"log_density": result.log_density, "hessian_eigenvalues": eig.tolist(), "ok": not problems,
                 "problems": problems}
-    else:
-        if mass_matrix == "auto":
-            mass_matrix = "identity" if problem.likelihood.compiled.solver == "linear" else "laplace"
-        settings = dataclasses.replace(settings, mass_matrix=mass_matrix)
-        metric = None
-        if mass_matrix == "laplace":
-            metric = inverse_mass_from_hessian(finite_difference_hessian(objective, result.unconstrained))
-        z, diverging, diag, table = sample_nuts(problem, settings, result.unconstrained, workers=workers,
-                                                progress=progress, warn=warn, inverse_mass_matrix=metric)
-        draws = {k: np.asarray(v) for k, v in problem.constrain(z).items()}
     diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
     if facts is not None:
         diag["screening"] = facts.as_dict()
@@ -549,6 +533,99 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
                         diverging=diverging, warn=warn, laplace_log_weights=log_weights)
     return Fit(problem, settings, draws, result, diag, table, time.perf_counter() - start, diverging=diverging,
                warn=warn, rows=rows, laplace_log_weights=log_weights)
+
+
+def _optimum(model: ODEModel, data, settings: FitSettings, *, engine: str | MomentEngine,
+             priors: dict[str, Prior] | None, init: Sequence[Mapping[str, float]]):
+    """The problem, its compiled objective and its MAP (exact solver; ``solver="auto"`` may switch to Kvaerno5)."""
+    if isinstance(data, CountData):
+        lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=settings.solver,
+                                                                     options=settings.solver_options)
+    else:
+        lik = AggregateLikelihood(model, data, engine=engine, error=settings.error, solver=settings.solver,
+                                  options=settings.solver_options)
+    problem = BayesianProblem.build(lik, priors)
+    objective, _ = compiled_objective(problem)
+    result = find_map(problem, n_starts=settings.n_starts, seed=settings.seed, init=init, objective=objective)
+    chosen = _choose_solver(problem, result.values)
+    if chosen is not problem:
+        problem = chosen
+        objective, _ = compiled_objective(problem)
+        result = find_map(problem, n_starts=settings.n_starts, seed=settings.seed, init=init, objective=objective)
+    return problem, objective, result
+
+
+def _start_nuts(model: ODEModel, data, settings: FitSettings, *, engine: str | MomentEngine,
+                priors: dict[str, Prior] | None, init: Sequence[Mapping[str, float]], warn: bool,
+                clock: float) -> NutsStart:
+    """The MAP and the starting metric of a NUTS fit (``settings.mass_matrix`` resolved); ``clock``: its start."""
+    problem, objective, result = _optimum(model, data, settings, engine=engine, priors=priors, init=init)
+    mass_matrix = settings.mass_matrix
+    if mass_matrix == "auto":
+        mass_matrix = "identity" if problem.likelihood.compiled.solver == "linear" else "laplace"
+    settings = dataclasses.replace(settings, mass_matrix=mass_matrix)
+    metric = None
+    if mass_matrix == "laplace":
+        metric = inverse_mass_from_hessian(finite_difference_hessian(objective, result.unconstrained))
+    return NutsStart(problem, settings, result, metric, time.perf_counter() - clock, warn=warn)
+
+
+def start_nuts(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error: ErrorKind = "combined",
+               priors: dict[str, Prior] | None = None, solver: str = "auto",
+               solver_options: SolverOptions | None = None, num_warmup: int = 500, num_samples: int = 500,
+               num_chains: int = 4, target_accept_prob: float = 0.9, dense_mass: bool = False, n_starts: int = 8,
+               seed: int = 0, warn: bool = True, init: Sequence[Mapping[str, float]] = (),
+               mass_matrix: str = "auto") -> NutsStart:
+    """The first part of ``fit(..., method="nuts")``: the MAP and the starting metric that every chain shares.
+
+    Run the chains with :meth:`NutsStart.chain` (in any process; the start pickles) and assemble them with
+    :func:`fit_from_chains`; the result equals ``fit(model, data, method="nuts", ...)`` with the same arguments, up
+    to floating-point differences between processes. The parameters are :func:`fit`'s; NUTS runs are not extended
+    (``until_converged`` is :func:`fit`'s alone).
+
+    Returns
+    -------
+    NutsStart
+    """
+    if num_chains < 1:
+        raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
+    if mass_matrix not in ("auto", "laplace", "identity"):
+        raise ValueError(f"mass_matrix must be 'auto', 'laplace' or 'identity', got {mass_matrix!r}")
+    settings = FitSettings(method="nuts", engine=engine_spec(engine), error=str(error), solver=solver,
+                           solver_options=solver_options, num_warmup=num_warmup, num_samples=num_samples,
+                           num_chains=num_chains, target_accept_prob=target_accept_prob, dense_mass=dense_mass,
+                           n_starts=n_starts, seed=seed, mass_matrix=mass_matrix)
+    clock = time.perf_counter()
+    release_compiled_code_if_needed()
+    return _start_nuts(model, data, settings, engine=engine, priors=priors, init=init, warn=warn, clock=clock)
+
+
+def fit_from_chains(start: NutsStart, chains: Sequence[ChainResult]) -> Fit:
+    """The NUTS fit assembled from every chain of ``start`` (:meth:`NutsStart.chain`), in chain order.
+
+    Its ``seconds`` add the start's and the chains' run times (the work, not the wall time of chains run side by
+    side).
+    """
+    if len(chains) != start.num_chains:
+        raise ValueError(f"{len(chains)} chains for a fit of {start.num_chains}")
+    z = np.stack([c.z for c in chains])
+    diverging = np.stack([c.diverging for c in chains])
+    diag, table = diagnose(az.from_dict(posterior=_constrained(start.problem, z)), int(diverging.sum()),
+                           warn=start.warn)
+    diag["convergence"] = "not extended"
+    return _nuts_fit(start, z, diverging, diag, table, start.seconds + sum(c.seconds for c in chains))
+
+
+def _nuts_fit(start: NutsStart, z: np.ndarray, diverging: np.ndarray, diag: dict, table: pd.DataFrame,
+              seconds: float) -> Fit:
+    problem, result = start.problem, start.map
+    draws = _constrained(problem, z)
+    diag.update(log_likelihood=result.log_likelihood, evaluations=result.evaluations)
+    if isinstance(problem.likelihood, CountLikelihood):
+        from ._count_fit import CountFit  # the subclass imports this module
+        return CountFit(problem, start.settings, draws, result, diag, table, seconds, diverging=diverging,
+                        warn=start.warn)
+    return Fit(problem, start.settings, draws, result, diag, table, seconds, diverging=diverging, warn=start.warn)
 
 
 def sample_nuts(problem: BayesianProblem, settings: FitSettings, init: np.ndarray, *, workers: int | None = None,
