@@ -45,7 +45,7 @@ def fake_nuts(model, data, *, settings, seed, init=None, split_chains=False):
                                                      log_likelihood={"y": y}))
 
 
-def fake_compare(fits, log_priors=None, *, seed=0):
+def fake_compare(fits, log_priors=None, *, seed=0, parsimony=False):
     """``arviz.compare`` (stacking) on the fake fits' InferenceData; no ensemble."""
     import warnings
 

@@ -117,8 +117,8 @@ def _fitted(structure_hash: str, fit: Any, seconds: float) -> FinalResult:
     return FinalResult(structure_hash, "fitted", fit=fit, diagnostics=diag, seconds=seconds)
 
 
-def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = None, *,
-                  seed: int = 0) -> tuple[pd.DataFrame, Any]:
+def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = None, *, seed: int = 0,
+                  parsimony: bool = False) -> tuple[pd.DataFrame, Any]:
     """Compare the NUTS fits and weigh them.
 
     Parameters
@@ -129,25 +129,41 @@ def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = No
         Structure hash -> log prior of the structure (a language model's plausibility score), or ``None``.
     seed
         Seed of the comparison.
+    parsimony
+        Leave out of the weights every structure that a structure with fewer parameters predicts as well (elpd_loo
+        within one standard error of the difference, :func:`cohortode.compare.parsimony_exclusions`); they keep
+        their row, with weight 0 and the reason in ``left_out``.
 
     Returns
     -------
     (pandas.DataFrame, Ensemble or None)
-        :attr:`cohortode.Comparison.table` (best first; ``name`` is the structure hash) and the stacking-weighted
-        :class:`~cohortode.Ensemble`.
+        :attr:`cohortode.Comparison.table` (best first; ``name`` is the structure hash) plus ``left_out``, and the
+        stacking-weighted :class:`~cohortode.Ensemble`.
     """
     import cohortode
+    from cohortode.compare import parsimony_exclusions
 
     if not fits:
         return pd.DataFrame(columns=["rank", "name", "elpd_loo", "weight_stacking"]), None
-    priors = None
-    if log_priors is not None and all(log_priors.get(h) is not None for h in fits):
-        priors = {h: float(log_priors[h]) for h in fits}
+
+    def compared(subset: dict[str, Any]) -> Any:
+        priors = None
+        if log_priors is not None and all(log_priors.get(h) is not None for h in subset):
+            priors = {h: float(log_priors[h]) for h in subset}
+        return cohortode.compare(dict(subset), structure_log_prior=priors, refit=False, marginal_likelihood=False,
+                                 seed=seed)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        comparison = cohortode.compare(dict(fits), structure_log_prior=priors, refit=False,
-                                       marginal_likelihood=False, seed=seed)
-        ensemble = comparison.to_ensemble("stacking")
-    table = comparison.table.sort_values(["weight_stacking", "elpd_loo", "name"], ascending=[False, False, True],
-                                         kind="mergesort").reset_index(drop=True)
+        comparison = compared(fits)
+        left_out = parsimony_exclusions(comparison) if parsimony and len(fits) > 1 else {}
+        weighed = compared({h: f for h, f in fits.items() if h not in left_out}) if left_out else comparison
+        ensemble = weighed.to_ensemble("stacking")
+    table = comparison.table.copy()
+    for kind, column in (("stacking", "weight_stacking"), ("pseudo_bma", "weight_pseudo_bma")):
+        weights = weighed.weights(kind)
+        table[column] = [float(weights.get(str(n), 0.0)) for n in table["name"]]
+    table["left_out"] = [left_out.get(str(n), "") for n in table["name"]]
+    table = table.sort_values(["weight_stacking", "elpd_loo", "name"], ascending=[False, False, True],
+                              kind="mergesort").reset_index(drop=True)
     return table, ensemble

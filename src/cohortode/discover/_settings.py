@@ -48,7 +48,12 @@ class Budget:
         add something over simpler ones, not to extensions that predict no better (a Michaelis-Menten term or a
         third compartment on a structure that already fits): with a dozen data rows, the PSIS-LOO of a screen's
         Laplace draws can rank such an over-parameterised structure first. ``top_k`` and ``elpd_margin`` then apply
-        to the structures that remain. ``False`` refits by approximate elpd alone.
+        to the structures that remain. After the NUTS fits, the second rule is applied again with the exact
+        elpd_loo and its standard error: a structure enters the ensemble's weights only when it beats every fitted
+        structure with fewer parameters by more than the standard error of their elpd difference (the
+        one-standard-error rule, :func:`cohortode.compare.parsimony_exclusions`); the others keep their row in the
+        table, with weight 0 and the reason in ``left_out``. ``False`` refits by approximate elpd alone and weighs
+        every fitted structure.
     occam_odds
         The odds ``C`` of the first rule (Madigan and Raftery suggest 20).
     """

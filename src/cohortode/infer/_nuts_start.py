@@ -42,7 +42,8 @@ class NutsStart:
     warn
         Whether the assembled fit warns about failed diagnostics.
     token
-        Names this start in a worker's cache of compiled chain programs (:func:`~cohortode.infer._chains.cached_sampler`).
+        Names this start in a worker's cache of compiled chain programs
+        (:func:`~cohortode.infer._chains.cached_sampler`).
     """
 
     problem: BayesianProblem
