@@ -17,7 +17,7 @@ from ..infer import CountFit, Fit
 from ..spec import ODEModel
 from ._counterfactual import Counterfactual
 from ._count_mixture import count_mixture
-from ._mixture import weighted_quantile
+from ._mixture import cohort_size, observed_mean_draws, weighted_quantile
 from ._regimen import ParameterChange, Regimen, apply_changes
 
 __all__ = ["Ensemble", "Member"]
@@ -107,23 +107,24 @@ class Ensemble:
         return isinstance(self.members[0].fit, CountFit)
 
     def predict(self, times: Sequence[float] | None = None, cohort: str | None = None, *, level: float = 0.9,
-                max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
+                max_draws: int = 200, seed: int = 0, n: float | None = None) -> pd.DataFrame:
         """Mixture predictions at ``times``, with bands at ``level``.
 
         Each member contributes its posterior draws (at most ``max_draws``, chosen as in :meth:`Fit.predict`)
         with total weight equal to its ensemble weight; medians and bands are weighted quantiles of the mixture.
         Columns as :meth:`Fit.predict`: ``cohort, observable, time, mean, mean_lower, mean_upper, sd, sd_lower,
-        sd_upper``; for fits to counts as :meth:`CountFit.predict <cohortode.infer.CountFit.predict>`: ``cohort,
+        sd_upper, observed_mean_lower, observed_mean_upper`` (the last two: the predictive band of the mean a cohort
+        of ``n`` subjects would report, ``n`` by default the median size of the cohort's rows); for fits to counts as :meth:`CountFit.predict <cohortode.infer.CountFit.predict>`: ``cohort,
         observable, time, population``, ``fraction`` and ``expected`` (expected fraction and expected observed
         count) with their ``_lower``/``_upper`` bands, and ``observed_lower``/``observed_upper`` (predictive
         interval of an observed count).
         """
-        return self.simulate(times, cohort=cohort, level=level, max_draws=max_draws, seed=seed)
+        return self.simulate(times, cohort=cohort, level=level, max_draws=max_draws, seed=seed, n=n)
 
     def simulate(self, times: Sequence[float] | None = None, *, regimen: Regimen | None = None,
                  changes: Mapping[str, ParameterChange] | None = None, changes_from: float | None = None,
                  covariates: Mapping[str, float] | None = None, cohort: str | None = None, level: float = 0.9,
-                 max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
+                 max_draws: int = 200, seed: int = 0, n: float | None = None) -> pd.DataFrame:
         """Counterfactual mixture predictions: a new regimen, changed parameters or changed covariates.
 
         Parameters
@@ -143,8 +144,8 @@ class Ensemble:
             Covariate values to use instead of the cohort's, by name.
         cohort
             One cohort (its doses and covariates are the starting point); ``None`` gives every cohort.
-        level, max_draws, seed
-            As in :meth:`predict`.
+        level, max_draws, seed, n
+            As in :meth:`predict` (``n`` is not used for fits to counts).
 
         Returns
         -------
@@ -181,6 +182,7 @@ class Ensemble:
                 sds.append(sd)
                 weights.append(np.full(mean.shape[0], m.weight / mean.shape[0]))
             mean, sd, w = np.concatenate(means), np.concatenate(sds), np.concatenate(weights)
+            observed = observed_mean_draws(mean, sd, cohort_size(first.data, name, n), seed)
             for j, obs_name in enumerate(observables):
                 frames.append(pd.DataFrame({
                     "cohort": name, "observable": obs_name, "time": ts,
@@ -190,6 +192,8 @@ class Ensemble:
                     "sd": weighted_quantile(sd[:, :, j], w, 0.5),
                     "sd_lower": weighted_quantile(sd[:, :, j], w, lo),
                     "sd_upper": weighted_quantile(sd[:, :, j], w, hi),
+                    "observed_mean_lower": weighted_quantile(observed[:, :, j], w, lo),
+                    "observed_mean_upper": weighted_quantile(observed[:, :, j], w, hi),
                 }))
         return pd.concat(frames, ignore_index=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["weighted_quantile"]
+__all__ = ["weighted_quantile", "observed_mean_draws", "cohort_size"]
 
 
 def weighted_quantile(x: np.ndarray, weights: np.ndarray, q: float) -> np.ndarray:
@@ -32,3 +32,27 @@ def weighted_quantile(x: np.ndarray, weights: np.ndarray, q: float) -> np.ndarra
         p = (c - ws) / (c[-1] - ws[-1])
         out[j] = np.interp(q, p, xs)
     return out.reshape(x.shape[1:])
+
+
+def observed_mean_draws(mean: np.ndarray, sd: np.ndarray, n: float, seed: int) -> np.ndarray:
+    """Draws of the mean that a cohort of ``n`` subjects would report: ``mean + sd / sqrt(n) * z`` per draw.
+
+    ``mean`` and ``sd`` are per-draw predictions ``(draw, time, observable)`` of the cohort mean and of the SD of
+    one individual's observation; the sample mean of ``n`` independent observations is ``N(mean, sd^2 / n)``
+    (methods section 5), so its predictive band adds that sampling noise to the uncertainty of the mean.
+    ``z`` is standard normal from ``seed``.
+    """
+    z = np.random.default_rng(seed).standard_normal(np.shape(mean))
+    return np.asarray(mean, float) + np.asarray(sd, float) / np.sqrt(float(n)) * z
+
+
+def cohort_size(data, cohort: str, n: float | None) -> float:
+    """``n`` if given (checked), else the median number of subjects behind the rows of ``cohort``."""
+    if n is not None:
+        if isinstance(n, bool) or not (float(n) >= 1 and np.isfinite(float(n))):
+            raise ValueError(f"n: expected a cohort size of at least 1, got {n!r}")
+        return float(n)
+    obs = data.observations
+    sizes = obs.loc[obs["cohort"] == cohort, "n"].to_numpy(float)
+    sizes = sizes[np.isfinite(sizes)]
+    return float(np.median(sizes)) if sizes.size else 1.0

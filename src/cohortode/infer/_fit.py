@@ -273,13 +273,18 @@ class Fit:
         return self._draws[name].reshape(-1)
 
     def predict(self, times: Sequence[float] | None = None, cohort: str | None = None, *, level: float = 0.9,
-                max_draws: int = 200, seed: int = 0) -> pd.DataFrame:
+                max_draws: int = 200, seed: int = 0, n: float | None = None) -> pd.DataFrame:
         """Predicted cohort mean and SD at ``times`` with credible bands.
 
         Returns a tidy DataFrame with columns ``cohort, observable, time``; ``mean`` (posterior median of the cohort
         mean) with ``mean_lower``/``mean_upper`` (its credible band at ``level``); ``sd`` (posterior median of the
-        SD of one individual's observation, between-subject plus residual) with ``sd_lower``/``sd_upper``.
+        SD of one individual's observation, between-subject plus residual) with ``sd_lower``/``sd_upper``; and
+        ``observed_mean_lower``/``observed_mean_upper``, the predictive band at ``level`` of the mean that a cohort
+        of ``n`` subjects would report (the uncertainty of the mean plus the sampling noise ``sd / sqrt(n)``): the
+        band to hold a newly reported mean against. ``n`` defaults to the median size of the cohort's rows.
         """
+        from ..ensemble._mixture import cohort_size, observed_mean_draws
+
         lik = self.likelihood
         layouts = [lay for lay in lik.layouts if cohort is None or lay.name == cohort]
         if not layouts:
@@ -295,6 +300,7 @@ class Fit:
                 m, total = lik.moments(values, layout, ts)
                 return m.mean, jnp.sqrt(jnp.maximum(total, 0.0))
             mean, sd = (np.asarray(a) for a in jax.jit(jax.vmap(one))(flat))
+            observed = observed_mean_draws(mean, sd, cohort_size(self.data, layout.name, n), seed)
             for j, obs_name in enumerate(self.model.observable_names):
                 frames.append(pd.DataFrame({
                     "cohort": layout.name, "observable": obs_name, "time": ts,
@@ -304,6 +310,8 @@ class Fit:
                     "sd": np.nanmedian(sd[:, :, j], axis=0),
                     "sd_lower": np.nanquantile(sd[:, :, j], lo, axis=0),
                     "sd_upper": np.nanquantile(sd[:, :, j], hi, axis=0),
+                    "observed_mean_lower": np.nanquantile(observed[:, :, j], lo, axis=0),
+                    "observed_mean_upper": np.nanquantile(observed[:, :, j], hi, axis=0),
                 }))
         return pd.concat(frames, ignore_index=True)
 
