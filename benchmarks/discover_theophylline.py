@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
                                 budget=budget, run_dir=run_dir, seed=0)
     wall = time.perf_counter() - start
     pd.set_option("display.width", 200, "display.max_colwidth", 90)
-    print(result.table()[["name", "equations", "elpd_loo", "weight_stacking", "screen_elpd"]])
+    columns = ["name", "n_parameters", "elpd_loo", "se", "weight_stacking", "screen_elpd", "left_out", "equations"]
+    table = result.table()
+    print(table[[c for c in columns if c in table.columns]].to_string(index=False))
     print(result.candidates()[["round", "source", "status", "elpd_loo", "equations", "reason"]].to_string())
     print("timings (s):", {k: round(v, 1) for k, v in result.timings.items()})
     print(f"wall time including imports: {wall:.0f} s; stopped by {result.stopped}; run directory {run_dir}")
