@@ -65,6 +65,10 @@ def demo(
     typer.echo("\nModel comparison (NUTS fits; stacking weights make the ensemble):")
     table = disc.table()
     typer.echo(markdown_table(table[[c for c in SHOWN_COLUMNS if c in table.columns]]))
+    if "left_out" in table.columns:
+        for rank, reason in zip(table["rank"], table["left_out"]):
+            if reason:
+                typer.echo(f"rank {rank} has no weight: it {reason}")
     typer.echo("\nEnsemble prediction of the cohort mean and SD (90% credible bands):")
     typer.echo(disc.ensemble.predict(list(DEMO_TIMES)).round(3).to_string(index=False))
     path = report_from_discovery(disc, data, run_dir / "report.html",
