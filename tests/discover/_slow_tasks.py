@@ -24,3 +24,19 @@ def counted(x: int, seconds: float, runs: str) -> int:
     with open(runs, "a", encoding="utf-8") as fh:
         fh.write(f"{x}\n")
     return x
+
+
+def collector():
+    """``(done, on_done)``: ``on_done`` for :func:`run_tasks` stores each key's result, or the text of its
+    ``TaskTimeout``, in the dict ``done``."""
+    from cohortode.discover._executor import TaskTimeout
+
+    done: dict = {}
+
+    def on_done(key, future):
+        try:
+            done[key] = future.result()
+        except TaskTimeout as exc:
+            done[key] = str(exc)
+
+    return done, on_done

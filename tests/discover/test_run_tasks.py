@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cohortode.discover import _executor
-from cohortode.discover._executor import TaskTimeout, run_tasks
+from cohortode.discover._executor import run_tasks
 
 from . import _slow_tasks
 
@@ -37,13 +37,7 @@ def _run(tmp_path: Path, workers: int, tasks_after: int = 1) -> tuple[dict, list
         made.append(ThreadPoolExecutor(max_workers=workers))
         return made[-1]
 
-    done: dict = {}
-
-    def on_done(key, future):
-        try:
-            done[key] = future.result()
-        except TaskTimeout as exc:
-            done[key] = str(exc)
+    done, on_done = _slow_tasks.collector()
 
     tasks = [("hung", _hang, {"release": release}),
              ("short", _slow_tasks.counted, {"x": 0, "seconds": 0.3 * TIMEOUT, "runs": str(runs)}),
@@ -107,13 +101,7 @@ def test_on_done_may_add_tasks_which_run_first_and_skip_drops_queued_ones():
 
 def test_a_task_may_carry_its_own_timeout():
     release = threading.Event()
-    done = {}
-
-    def on_done(key, future):
-        try:
-            done[key] = future.result()
-        except TaskTimeout as exc:
-            done[key] = str(exc)
+    done, on_done = _slow_tasks.collector()
 
     pool = ThreadPoolExecutor(2)
     try:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cohortode.discover import Budget, FitSettings, discover
-from cohortode.discover._executor import TaskTimeout, default_executor, run_tasks
+from cohortode.discover._executor import default_executor, run_tasks
 from cohortode.propose._benchmark_problems import benchmark_problem
 
 from . import _fakes, _slow_tasks
@@ -94,13 +94,7 @@ def test_process_pool_timeout_ends_the_worker_and_carries_on(tmp_path):
         made.append(default_executor(1))
         return made[-1]
 
-    done = {}
-
-    def on_done(key, future):
-        try:
-            done[key] = future.result()
-        except TaskTimeout as exc:
-            done[key] = str(exc)
+    done, on_done = _slow_tasks.collector()
 
     tasks = [("first", _slow_tasks.value, {"x": 1}), ("hung", _slow_tasks.sleep_then, {"x": 2, "seconds": 600,
                                                                       "pid_file": str(tmp_path / "pid")}),

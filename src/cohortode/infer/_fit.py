@@ -30,7 +30,7 @@ from ._metric import inverse_mass_from_draws, inverse_mass_from_hessian
 from ._multistart import compiled_objective
 from ._nuts_start import NutsStart
 from ._optimize import MapResult, find_map, laplace_sample
-from ._problem import BayesianProblem, rebuild_problem
+from ._problem import PROBLEM_PIECES, BayesianProblem, problem_pieces, rebuild_problem
 from ._screening import finite_difference_hessian, screen
 from ._settings import FitSettings, Method, engine_spec
 
@@ -137,10 +137,8 @@ class Fit:
 
     # ------------------------------------------------------------------------------------- process boundary
     def __getstate__(self) -> dict:
-        lik = self.likelihood
-        return {"settings": self.settings, "model": self.model, "data": self.data, "engine": lik.engine,
-                "error": lik.error, "solver": self.solver, "options": lik.compiled.options,
-                "priors": dict(self.problem.priors), "draws": self._draws, "diverging": self._diverging,
+        return {"settings": self.settings, **problem_pieces(self.problem), "draws": self._draws,
+                "diverging": self._diverging,
                 "map": {"values": self.map.values, "unconstrained": self.map.unconstrained,
                         "log_density": self.map.log_density, "all_log_densities": self.map.all_log_densities},
                 "diagnostics": self.diagnostics, "diagnostics_table": self.diagnostics_table,
@@ -148,8 +146,7 @@ class Fit:
                 "laplace_log_weights": self._laplace_log_weights}
 
     def __setstate__(self, state: dict) -> None:
-        problem = rebuild_problem(state["model"], state["data"], engine=state["engine"], error=state["error"],
-                                  solver=state["solver"], options=state["options"], priors=state["priors"])
+        problem = rebuild_problem(**{k: state[k] for k in PROBLEM_PIECES})
         self.settings = state["settings"]
         self.map = MapResult(problem=problem, **state["map"])
         self.diagnostics = state["diagnostics"]

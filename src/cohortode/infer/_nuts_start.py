@@ -17,7 +17,7 @@ import numpy as np
 
 from ._chains import ChainResult, NutsSettings, cached_sampler, chain_key
 from ._optimize import MapResult
-from ._problem import BayesianProblem, rebuild_problem
+from ._problem import PROBLEM_PIECES, BayesianProblem, problem_pieces, rebuild_problem
 from ._settings import FitSettings
 
 __all__ = ["NutsStart"]
@@ -78,19 +78,15 @@ class NutsStart:
 
     # ------------------------------------------------------------------------------------- process boundary
     def __getstate__(self) -> dict[str, Any]:
-        lik = self.problem.likelihood
         m = self.map
-        return {"model": lik.model, "data": lik.data, "engine": getattr(lik, "engine", None),
-                "error": getattr(lik, "error", None), "solver": lik.compiled.solver, "options": lik.compiled.options,
-                "priors": dict(self.problem.priors), "settings": self.settings,
+        return {**problem_pieces(self.problem), "settings": self.settings,
                 "map": {"values": m.values, "unconstrained": m.unconstrained, "log_density": m.log_density,
                         "all_log_densities": m.all_log_densities, "log_likelihood": m.log_likelihood,
                         "evaluations": m.evaluations},
                 "metric": self.metric, "seconds": self.seconds, "warn": self.warn, "token": self.token}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        problem = rebuild_problem(state["model"], state["data"], engine=state["engine"], error=state["error"],
-                                  solver=state["solver"], options=state["options"], priors=state["priors"])
+        problem = rebuild_problem(**{k: state[k] for k in PROBLEM_PIECES})
         self.problem = problem
         self.settings = state["settings"]
         self.map = MapResult(problem=problem, **state["map"])

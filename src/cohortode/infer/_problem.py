@@ -15,7 +15,7 @@ from ..likelihood import AggregateLikelihood, CountLikelihood
 from ..spec import DEFAULT_IIV_PRIOR, DataScales, Prior, resolve_priors
 from ..spec._default_priors import DEFAULT_PROPORTIONAL_PRIOR
 
-__all__ = ["BayesianProblem", "rebuild_problem"]
+__all__ = ["BayesianProblem", "PROBLEM_PIECES", "problem_pieces", "rebuild_problem"]
 
 
 @dataclass
@@ -149,6 +149,18 @@ class BayesianProblem:
     def initial_point(self) -> np.ndarray:
         """The prior medians, unconstrained."""
         return self.unconstrain({name: prior.typical() for name, prior in self.priors.items()})
+
+
+PROBLEM_PIECES = ("model", "data", "engine", "error", "solver", "options", "priors")
+"""The picklable pieces a problem is rebuilt from (:func:`problem_pieces`, :func:`rebuild_problem`)."""
+
+
+def problem_pieces(problem: BayesianProblem) -> dict:
+    """The picklable pieces of ``problem`` (:data:`PROBLEM_PIECES`), for ``rebuild_problem(**pieces)``."""
+    lik = problem.likelihood
+    return {"model": lik.model, "data": lik.data, "engine": getattr(lik, "engine", None),
+            "error": getattr(lik, "error", None), "solver": lik.compiled.solver, "options": lik.compiled.options,
+            "priors": dict(problem.priors)}
 
 
 def rebuild_problem(model, data, *, engine, error, solver: str, options, priors: dict[str, Prior]) -> BayesianProblem:
