@@ -64,9 +64,11 @@ def main(argv: list[str] | None = None) -> None:
         for cohort in full.cohorts:
             observed = full.observations[(full.observations["cohort"] == cohort)
                                          & full.observations["time"].isin(late)]
+            bands = {size: result.ensemble.predict(late, cohort=cohort, level=0.9, n=size)  # one per cohort size
+                     for size in sorted(set(observed["n"].astype(float)))}
             for _, row in observed.iterrows():
-                band = result.ensemble.predict([float(row["time"])], cohort=cohort, level=0.9, n=float(row["n"]))
-                hit = band[band["observable"] == row["observable"]]
+                band = bands[float(row["n"])]
+                hit = band[(band["observable"] == row["observable"]) & (abs(band["time"] - row["time"]) < 1e-9)]
                 if hit.empty:
                     continue
                 value = float(row["mean"])

@@ -471,10 +471,7 @@ def fit(model: ODEModel, data, method: Method = "nuts", *, engine: str | MomentE
     """
     if method not in ("map", "laplace", "nuts"):
         raise ValueError(f"unknown method {method!r}; use 'map', 'laplace' or 'nuts'")
-    if method == "nuts" and num_chains < 1:
-        raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
-    if mass_matrix not in ("auto", "laplace", "identity"):
-        raise ValueError(f"mass_matrix must be 'auto', 'laplace' or 'identity', got {mass_matrix!r}")
+    _check_nuts_options(num_chains if method == "nuts" else 1, mass_matrix)
     if screening and method == "nuts":
         raise ValueError("screening=True is for method='map' or 'laplace'; NUTS always uses the exact solver")
     settings = FitSettings(method=method, engine=engine_spec(engine), error=str(error), solver=solver,
@@ -592,10 +589,7 @@ def start_nuts(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", e
     -------
     NutsStart
     """
-    if num_chains < 1:
-        raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
-    if mass_matrix not in ("auto", "laplace", "identity"):
-        raise ValueError(f"mass_matrix must be 'auto', 'laplace' or 'identity', got {mass_matrix!r}")
+    _check_nuts_options(num_chains, mass_matrix)
     settings = FitSettings(method="nuts", engine=engine_spec(engine), error=str(error), solver=solver,
                            solver_options=solver_options, num_warmup=num_warmup, num_samples=num_samples,
                            num_chains=num_chains, target_accept_prob=target_accept_prob, dense_mass=dense_mass,
@@ -615,9 +609,7 @@ def fit_from_chains(start: NutsStart, chains: Sequence[ChainResult]) -> Fit:
         raise ValueError(f"{len(chains)} chains for a fit of {start.num_chains}")
     z = np.stack([c.z for c in chains])
     diverging = np.stack([c.diverging for c in chains])
-    diag, table = diagnose(az.from_dict(posterior=_constrained(start.problem, z)), int(diverging.sum()),
-                           warn=start.warn)
-    diag["convergence"] = "not extended"
+    diag, table = _diagnosed(start.problem, z, diverging, warn=start.warn, convergence="not extended")
     return _nuts_fit(start, z, diverging, diag, table, start.seconds + sum(c.seconds for c in chains))
 
 
@@ -673,9 +665,23 @@ def sample_nuts(problem: BayesianProblem, settings: FitSettings, init: np.ndarra
                               seed=seed + EXTENSION_SEED_STRIDE * segment, workers=workers, progress=progress)
             z = np.concatenate([z, np.stack([c.z for c in more])], axis=1)
             diverging = np.concatenate([diverging, np.stack([c.diverging for c in more])], axis=1)
+    diag, table = _diagnosed(problem, z, diverging, warn=warn, convergence=convergence)
+    return z, diverging, diag, table
+
+
+def _diagnosed(problem: BayesianProblem, z: np.ndarray, diverging: np.ndarray, *, warn: bool,
+               convergence: str) -> tuple[dict, pd.DataFrame]:
+    """Diagnostics summary and per-parameter table of draws ``z`` ``(chain, draw, site)``, with ``convergence``."""
     diag, table = diagnose(az.from_dict(posterior=_constrained(problem, z)), int(diverging.sum()), warn=warn)
     diag["convergence"] = convergence
-    return z, diverging, diag, table
+    return diag, table
+
+
+def _check_nuts_options(num_chains: int, mass_matrix: str) -> None:
+    if num_chains < 1:
+        raise ValueError("num_chains must be >= 1 (2 or more give R-hat)")
+    if mass_matrix not in ("auto", "laplace", "identity"):
+        raise ValueError(f"mass_matrix must be 'auto', 'laplace' or 'identity', got {mass_matrix!r}")
 
 
 EXTENSION_WARMUP = 200
