@@ -10,7 +10,6 @@ import base64
 import json
 import re
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
-from cohortode.report._pdf import chromium_flags, find_chromium
+from cohortode.report._pdf import chromium_process, find_chromium
 
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 
@@ -104,29 +103,18 @@ def open_page(path: Path, script: str, screenshot: Path, timeout: float = 90) ->
     exe = find_chromium()
     if exe is None:
         raise FileNotFoundError("chromium")
-    with tempfile.TemporaryDirectory(prefix="cohortode_cdp_") as profile:
-        proc = subprocess.Popen([exe, *chromium_flags(profile), "--remote-debugging-address=127.0.0.1",
-                                 "--remote-debugging-port=0", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            ws_url = None
-            deadline = time.monotonic() + timeout
-            while ws_url is None and time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if not line and proc.poll() is not None:
-                    raise RuntimeError(f"chromium exited with {proc.returncode}")
-                m = re.search(r"DevTools listening on (ws://127\.0\.0\.1:\d+/\S+)", line)
-                if m:
-                    ws_url = m.group(1)
-            if ws_url is None:
-                raise TimeoutError("chromium did not open its DevTools port")
-            return IOLoop.current().run_sync(
-                lambda: _visit(ws_url, Path(path).resolve().as_uri(), script, screenshot, timeout), timeout=timeout)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
+    args = ["--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+    with chromium_process(exe, args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        ws_url = None
+        deadline = time.monotonic() + timeout
+        while ws_url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"chromium exited with {proc.returncode}")
+            m = re.search(r"DevTools listening on (ws://127\.0\.0\.1:\d+/\S+)", line)
+            if m:
+                ws_url = m.group(1)
+        if ws_url is None:
+            raise TimeoutError("chromium did not open its DevTools port")
+        return IOLoop.current().run_sync(
+            lambda: _visit(ws_url, Path(path).resolve().as_uri(), script, screenshot, timeout), timeout=timeout)

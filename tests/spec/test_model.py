@@ -363,6 +363,50 @@ def test_default_priors_michaelis_menten():
     assert math.isclose(_median(priors["Vmax"]), 10.0 * 320.0 / 24.0 * (1 + 320.0) / 320.0, rel_tol=PRIOR_MEDIAN_RTOL)
 
 
+GROWTH_SCALES = DataScales(time_span=56.0, state_scale=2000.0, observable_scale={"size": 2000.0},
+                           first_observed={"size": 50.0})
+
+
+def growth(rhs: str) -> ODEModel:
+    return ODEModel(states=["size"], rhs={"size": rhs}, observables={"size": "size"}, initial={"size": "size0"})
+
+
+@pytest.mark.parametrize("rhs", ["r*size*log(K/size)", "r*size*(1 - (size/K)**nu)", "r*size*(1 - size/K)",
+                                 "r*(K - size)"], ids=["gompertz", "richards", "logistic", "monomolecular"])
+def test_default_priors_of_a_capacity_wherever_it_stands(rhs):
+    priors = default_priors(growth(rhs), GROWTH_SCALES)
+    assert math.isclose(_median(priors["K"]), 2000.0, rel_tol=PRIOR_MEDIAN_RTOL)
+    # an initial size reported as itself starts at the first observed mean, not at the largest one
+    assert math.isclose(_median(priors["size0"]), 50.0, rel_tol=PRIOR_MEDIAN_RTOL)
+
+
+def test_default_growth_rates_are_sized_with_the_capacity_at_its_median():
+    T, A = GROWTH_SCALES.time_span, GROWTH_SCALES.state_scale
+    for rhs in ("r*size*(1 - size/K)", "r*(K - size)"):
+        assert math.isclose(_median(default_priors(growth(rhs), GROWTH_SCALES)["r"]), 10 / T, rel_tol=PRIOR_MEDIAN_RTOL)
+    # r*x*log(K/x) vanishes at x = K = A, so it is sized at x = A/2: r * (A/2) * log 2 = 10 A / T
+    gompertz = default_priors(growth("r*size*log(K/size)"), GROWTH_SCALES)["r"]
+    assert math.isclose(_median(gompertz), 10 * A / (T * A / 2 * math.log(2)), rel_tol=PRIOR_MEDIAN_RTOL)
+
+
+def test_default_exponents_power_law_below_one_hill_above():
+    power = default_priors(growth("r*size**alpha"), GROWTH_SCALES)["alpha"]
+    assert power.params == (0.75, 0.3)
+    hill = default_priors(growth("Emax*size**n/(EC50**n + size**n) - k*size"), GROWTH_SCALES)["n"]
+    assert hill.params == (1.5, 0.6)
+
+
+def test_data_scales_record_the_first_observed_mean(tmp_path):
+    from cohortode import CohortData
+
+    rows = "cohort,time,observable,mean,sd,n\nA,0,size,40,5,10\nA,7,size,400,50,10\nB,0,size,60,5,10\n"
+    (tmp_path / "obs.csv").write_text(rows)
+    data = CohortData.from_csv(tmp_path / "obs.csv")
+    scales = DataScales.from_data(data)
+    assert scales.first_observed == {"size": 50.0}
+    assert scales.observable_scale == {"size": 400.0}
+
+
 def test_default_priors_are_wide_lognormals():
     for prior in default_priors(onecomp(), SCALES).values():
         assert prior.family == "lognormal"

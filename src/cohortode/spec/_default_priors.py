@@ -10,15 +10,21 @@ charge:
 
 Roles, checked in this order:
 
-1. in an exponent (Hill coefficients): median 1.5, ``sd_log`` 0.6;
+1. in an exponent: median 1.5, ``sd_log`` 0.6 (a Hill coefficient, a shape exponent); but the exponent of a bare
+   state outside any denominator (a power law ``r*x**alpha``: allometric, sub-exponential growth) gets median 0.75,
+   ``sd_log`` 0.3, since an exponent above 1 there makes the solution blow up in finite time;
 2. divides an observable (a volume, ``conc = amount / V``): median ``A / Y``;
-3. added to a state inside a denominator (a half-saturation constant, ``Km + x``): median ``A``;
-4. divides a state in a right-hand side (a capacity, ``x/K``): median ``A``;
+3. added to a state (a half-saturation constant ``Km + x``, a level ``K - x`` that a state approaches): median ``A``;
+4. in a ratio with a state, wherever the ratio stands (a capacity: ``x/K``, ``log(K/x)``, ``(x/K)**nu``): median
+   ``A``;
 5. multiplies a right-hand-side term ``p * g``: the median makes the term's size, with states at ``A``, covariates at
-   their largest value and other parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across
-   the observed span): ``10 / T`` for ``k*x``, ``10 A / T`` for a zero-order input or a saturated ``Vmax*x/(Km+x)``,
-   ``10 N / (T A)`` for mass action ``b*S*I/N``;
-6. in an initial value or an observable offset: median ``A`` or ``Y``;
+   their largest value, levels and capacities (roles 3 and 4, outside a denominator) at their medians and other
+   parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across the observed span): ``10 / T``
+   for ``k*x`` and ``r*(K - x)``, ``10 A / T`` for a zero-order input or a saturated ``Vmax*x/(Km+x)``, ``10 N / (T
+   A)`` for mass action ``b*S*I/N``. A term that vanishes there (``r*x*log(K/x)`` at ``x = K``) is sized with the
+   states at ``A / 2``;
+6. in an initial value: the mean first observed of that state when an observable reports the state itself (a tumour
+   volume, a score), else ``A``; in an observable offset: ``Y``;
 7. otherwise median 1.
 
 IIV standard deviations (log scale) get ``HalfNormal(0.5)``; residual error SDs get ``HalfNormal(0.1 * Y)`` (additive)
@@ -64,12 +70,16 @@ class DataScales:
         ``Y`` per observable name.
     covariate_scale
         Largest absolute value of each covariate (covariates enter role checks at this value).
+    first_observed
+        Per observable, the absolute mean at its earliest observation time (averaged over the cohorts observed then),
+        where it is positive: the scale of an estimated initial value of a state reported as itself.
     """
 
     time_span: float
     state_scale: float
     observable_scale: dict[str, float]
     covariate_scale: dict[str, float] = field(default_factory=dict)
+    first_observed: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data, model: ODEModel | None = None) -> DataScales:
@@ -79,6 +89,11 @@ class DataScales:
         span = t1 - t0 if t1 > t0 else max(t1, 1.0)
         yscale = {str(k): float(v) for k, v in obs.groupby("observable")["mean"].apply(lambda s: s.abs().max()).items()}
         yscale = {k: (v if v > 0 else 1.0) for k, v in yscale.items()}
+        first = {}
+        for k, rows in obs.groupby("observable"):
+            at_first = rows.loc[rows["time"] == rows["time"].min(), "mean"].abs().to_numpy(dtype=float)
+            if at_first.size and np.isfinite(at_first).all() and float(at_first.mean()) > 0:
+                first[str(k)] = float(at_first.mean())
         amounts = data.dosing["amount"].to_numpy(dtype=float) if len(data.dosing) else np.array([])
         state = float(np.mean(np.abs(amounts))) if amounts.size else 0.0
         cov = getattr(data, "covariates", None)
@@ -97,66 +112,135 @@ class DataScales:
             state = max(inits, default=0.0)
         if state <= 0:
             state = max(yscale.values(), default=1.0)
-        return cls(float(span), float(state), yscale, cov_scale)
+        return cls(float(span), float(state), yscale, cov_scale, first)
 
 
-def _role_median(model: ODEModel, name: str, scales: DataScales) -> tuple[float, float]:
+def _in_denominator(sub: sympy.Expr, exprs) -> bool:
+    """Whether ``sub`` occurs inside the base of a negative power (a denominator) in any of ``exprs``."""
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, sympy.Pow) and node.exp.is_number and node.exp < 0 and node.base.has(sub):
+                return True
+    return False
+
+
+def _is_level(p: sympy.Symbol, states: list[sympy.Symbol], exprs) -> tuple[bool, bool]:
+    """Whether ``p`` is added to a state somewhere (``Km + x``, ``K - x``), and whether only outside denominators."""
+    found, outside = False, True
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, sympy.Pow) and node.exp.is_number and node.exp < 0:
+                base = node.base
+                if isinstance(base, sympy.Add) and p in base.args and any(s in base.free_symbols for s in states):
+                    found, outside = True, False
+            elif isinstance(node, sympy.Add) and p in node.args and any(s in node.free_symbols for s in states):
+                found = True
+    return found, outside
+
+
+def _is_capacity(p: sympy.Symbol, states: list[sympy.Symbol], exprs) -> bool:
+    """Whether ``p`` stands in a ratio with a state anywhere (``x/K``, ``K/x``, inside a log or a power)."""
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if not isinstance(node, sympy.Mul):
+                continue
+            powers = node.as_powers_dict()
+            k = powers.get(p)
+            if k is None or not k.is_number:
+                continue
+            if any(s in powers and powers[s].is_number and powers[s] * k < 0 for s in states):
+                return True
+        for term in sympy.Add.make_args(sympy.expand(e)):  # x/K after expansion, e.g. r*x*(1 - x/K)
+            powers = term.as_powers_dict()
+            if p in powers and powers[p].is_number and powers[p] < 0 and any(s in term.free_symbols for s in states):
+                return True
+    return False
+
+
+def _scale_role(model: ODEModel, name: str, scales: DataScales) -> tuple[float, float, bool] | None:
+    """Roles 1-4 of the module docstring: ``(median, sd_log, usable as a scale in role 5)``, or ``None``."""
     p = symbol(name)
     states = [symbol(s) for s in model.states]
-    T, A = scales.time_span, scales.state_scale
+    A = scales.state_scale
     exprs = [*model.rhs.values(), *model.observables.values()]
     # 1. exponents
     for e in exprs:
         for node in sympy.preorder_traversal(e):
             if isinstance(node, sympy.Pow) and p in node.exp.free_symbols:
-                return 1.5, 0.6
+                if node.base in states and not _in_denominator(node, exprs):
+                    return 0.75, 0.3, False
+                return 1.5, 0.6, False
     # 2. divides an observable
     for o, e in model.observables.items():
         if p in e.free_symbols and p not in sympy.simplify(e * p).free_symbols:
-            return A / scales.observable_scale.get(o, 1.0), DEFAULT_SD_LOG
-    # 3. half-saturation constant
-    for e in model.rhs.values():
-        for node in sympy.preorder_traversal(e):
-            if isinstance(node, sympy.Add) and p in node.args and any(s in node.free_symbols for s in states):
-                return A, DEFAULT_SD_LOG
-    # 3b. capacity: a state divided by the parameter (x/K)
-    for e in model.rhs.values():
-        for term in sympy.Add.make_args(sympy.expand(e)):
-            powers = term.as_powers_dict()
-            if powers.get(p, 0) is not None and p in powers and powers[p].is_number and powers[p] < 0:
-                if any(s in term.free_symbols for s in states):
-                    return A, DEFAULT_SD_LOG
-    # 4. rate-like parameters in the right-hand sides
-    others = {symbol(q): 1.0 for q in (*model.parameter_names, "t") if q != name}
-    others.update({symbol(c): scales.covariate_scale.get(c, 1.0) for c in model.covariates})
-    magnitudes = []
-    at_scale = {s: sympy.Float(A) for s in states} | {k: sympy.Float(v) for k, v in others.items()}
-    for e in model.rhs.values():
-        for term in sympy.Add.make_args(sympy.expand(e)):
-            if p in term.free_symbols:
-                try:
-                    g = abs(complex((term / p).xreplace(at_scale).evalf()))
-                except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                    continue
-                if math.isfinite(g) and g > 0:
-                    magnitudes.append(g)
-    if magnitudes:
-        g = min(magnitudes)  # the term where the parameter matters most (e.g. r*x rather than r*x^2/K)
-        return 10.0 * A / (T * g), DEFAULT_SD_LOG
-    # 6. initial values and observable offsets
-    if any(p in e.free_symbols for e in model.initial.values()):
-        return A, DEFAULT_SD_LOG
+            return A / scales.observable_scale.get(o, 1.0), DEFAULT_SD_LOG, False
+    # 3. added to a state: half-saturation constant or level
+    level, outside = _is_level(p, states, model.rhs.values())
+    if level:
+        return A, DEFAULT_SD_LOG, outside
+    # 4. capacity: in a ratio with a state
+    if _is_capacity(p, states, model.rhs.values()):
+        return A, DEFAULT_SD_LOG, True
+    return None
+
+
+def _rate_median(model: ODEModel, name: str, scales: DataScales, others: dict[sympy.Symbol, float]) -> float | None:
+    """Role 5: the median that sizes the parameter's smallest right-hand-side term at ``10 A / T``."""
+    p = symbol(name)
+    states = [symbol(s) for s in model.states]
+    T, A = scales.time_span, scales.state_scale
+    for state_value in (A, A / 2):
+        at_scale = {s: sympy.Float(state_value) for s in states} | {k: sympy.Float(v) for k, v in others.items()}
+        magnitudes = []
+        for e in model.rhs.values():
+            for term in sympy.Add.make_args(sympy.expand(e)):
+                if p in term.free_symbols:
+                    try:
+                        g = abs(complex((term / p).xreplace(at_scale).evalf()))
+                    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                        continue
+                    if math.isfinite(g) and g > 0:
+                        magnitudes.append(g)
+        if magnitudes:
+            g = min(magnitudes)  # the term where the parameter matters most (e.g. r*x rather than r*x^2/K)
+            return 10.0 * A / (T * g)
+    return None
+
+
+def _initial_median(model: ODEModel, name: str, scales: DataScales) -> float | None:
+    """Role 6: an initial value (the state's first observed mean where reported as itself) or observable offset."""
+    p = symbol(name)
+    for state, e in model.initial.items():
+        if p in e.free_symbols:
+            reported = [o for o, oe in model.observables.items() if oe == symbol(state)]
+            first = [scales.first_observed[o] for o in reported if o in scales.first_observed]
+            if e == p and first:
+                return first[0]
+            return scales.state_scale
     for o, e in model.observables.items():
         if p in e.free_symbols:
-            return scales.observable_scale.get(o, 1.0), DEFAULT_SD_LOG
-    return 1.0, DEFAULT_SD_LOG
+            return scales.observable_scale.get(o, 1.0)
+    return None
 
 
 def default_priors(model: ODEModel, scales: DataScales) -> dict[str, Prior]:
     """Data-scaled default priors of every parameter's typical value (see the module docstring for the rules)."""
+    roles = {name: _scale_role(model, name, scales) for name in model.parameter_names}
+    others = {symbol(q): 1.0 for q in (*model.parameter_names, "t")}
+    others.update({symbol(q): role[0] for q, role in roles.items() if role is not None and role[2]})
+    others.update({symbol(c): scales.covariate_scale.get(c, 1.0) for c in model.covariates})
     out = {}
     for name in model.parameter_names:
-        median, sd = _role_median(model, name, scales)
+        if roles[name] is not None:
+            median, sd = roles[name][:2]
+        else:
+            sd = DEFAULT_SD_LOG
+            rest = {k: v for k, v in others.items() if k != symbol(name)}
+            median = _rate_median(model, name, scales, rest)
+            if median is None:
+                median = _initial_median(model, name, scales)
+            if median is None:
+                median = 1.0
         if not (math.isfinite(median) and median > 0):
             median = 1.0
         out[name] = Prior.lognormal(float(f"{median:.4g}"), sd)
