@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from _equivalence import structurally_equivalent
+
 from cohortode import CohortData, ODEModel
 from cohortode.propose import Problem
 
@@ -27,12 +29,47 @@ def load(name: str, hold_out: int = 0) -> tuple[CohortData, Problem, dict[str, A
 
 
 def truth_model(truth: dict[str, Any]) -> ODEModel:
-    """The true structure as a model (parameters renamed freely; compared by structure hash)."""
+    """The true structure as a model (parameters renamed freely; compared by :func:`truth_row`)."""
     rhs = {s: eq.split("=", 1)[1].strip() for s, eq in truth["equations"].items()}
     initial = {k: v for k, v in truth["initial"].items() if isinstance(v, str)}
     for k, v in truth["problem"]["initial"].items():
         initial[k] = v
     return ODEModel(list(rhs), rhs, truth["observables"], initial=initial)
+
+
+def truth_row(result: Any, truth: ODEModel, data: CohortData, *, top: int = 3) -> tuple[int | None, str]:
+    """Where the true structure is in a discovery's comparison table, and how it was recognised.
+
+    The row whose structure hash equals the truth's (a renaming or algebraic rearrangement); else the best-ranked
+    of the first ``top`` rows whose model is the truth up to a change of parameters
+    (:func:`_equivalence.structurally_equivalent`: clearances for rate constants, a Michaelis constant in amount for
+    one in concentration). Only ``top`` rows are checked, since each check fits both structures several times.
+
+    Parameters
+    ----------
+    result
+        The :class:`~cohortode.discover.Discovery` (its ``table()`` and ``models``).
+    truth
+        The true structure (:func:`truth_model`).
+    data
+        The cohorts whose doses and time spans the equivalence check simulates.
+    top
+        Rows checked for equivalence.
+
+    Returns
+    -------
+    tuple
+        The row's position in ``result.table()`` (0 for the top weight) or ``None``, and ``"hash"``,
+        ``"equivalence"`` or ``""`` (no match).
+    """
+    names = [str(h) for h in result.table()["name"]]
+    if truth.structure_hash in names:
+        return names.index(truth.structure_hash), "hash"
+    for position, name in enumerate(names[:top]):
+        model = result.models.get(name)
+        if model is not None and structurally_equivalent(truth, model, data)[0]:
+            return position, "equivalence"
+    return None, ""
 
 
 def names() -> list[str]:

@@ -6,8 +6,10 @@ the rest, and the ensemble's 90% bands (:meth:`cohortode.Ensemble.predict`) are 
 the observed means. Two bands are counted: the band of the population mean (``mean_lower``/``mean_upper``), and the
 predictive band of the mean a cohort of the held-out row's ``n`` reports (``observed_mean_lower``/``_upper``: the
 first plus the sampling noise sd/sqrt(n)). A reported mean is a sample mean, so the second is the band a new
-observation is held against; the first is printed for comparison. Prints one line per cohort and the pooled
-coverage. Target (issue 10): the band covers at least 85% of the held-out means.
+observation is held against; the first is printed for comparison. Prints one line per cohort, with the rank of the
+true structure in the discovery's table and whether it was matched by structure hash or by a numerical equivalence
+check (:func:`_recovery.truth_row`), and the pooled coverage. Target (issue 10): the band covers at least 85% of the
+held-out means.
 
 A run directory that holds a finished discovery (``--out`` of an earlier run with the same settings) is read back,
 not recomputed, so the coverage of earlier runs can be recounted.
@@ -48,16 +50,18 @@ def main(argv: list[str] | None = None) -> None:
     budget, settings = _recovery.budget_and_settings(args)
     covered = covered_mean = total = 0
     for name in args.only or _recovery.names():
-        full, _, _ = _recovery.load(name)
+        full, _, truth = _recovery.load(name)
         data, problem, _ = _recovery.load(name, hold_out=HOLD_OUT)
         late = _recovery.held_out_times(full, HOLD_OUT)
         start = time.perf_counter()
         result = discover(data, problem, budget=budget, fit_settings=settings, run_dir=out / name, seed=0,
                           progress=False, llm=False if args.motifs_only else None)
+        position, match = _recovery.truth_row(result, _recovery.truth_model(truth), full)
+        found = f"truth rank {position + 1} by {match}" if position is not None else "truth not found"
         if result.ensemble is None:  # nothing to predict with: its held-out means count as not covered
             missed = len(full.observations[full.observations["time"].isin(late)])
             total += missed
-            print(f"{name:45s} no ensemble: its {missed} held-out means count as not covered "
+            print(f"{name:45s} no ensemble: its {missed} held-out means count as not covered; {found} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
             continue
         mine = predictive = n = 0
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         covered, total = covered + predictive, total + n
         covered_mean += mine
         print(f"{name:45s} held-out means in the 90% predictive band: {predictive}/{n}; in the band of the "
-              f"population mean: {mine}/{n} ({time.perf_counter() - start:.0f} s)", flush=True)
+              f"population mean: {mine}/{n}; {found} ({time.perf_counter() - start:.0f} s)", flush=True)
     print(f"\npooled: {covered}/{total} held-out means in the predictive band of a reported mean "
           f"({100 * covered / max(total, 1):.0f}%; target >= 85%); {covered_mean}/{total} in the band of the "
           f"population mean ({100 * covered_mean / max(total, 1):.0f}%)")
