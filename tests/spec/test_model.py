@@ -389,6 +389,14 @@ def test_default_growth_rates_are_sized_with_the_capacity_at_its_median():
     assert math.isclose(_median(gompertz), 10 * A / (T * A / 2 * math.log(2)), rel_tol=PRIOR_MEDIAN_RTOL)
 
 
+def test_default_clearance_is_sized_with_the_volume_at_its_median():
+    model = ODEModel(states=["central"], rhs={"central": "-CL*central/V"}, observables={"conc": "central/V"})
+    priors = default_priors(model, SCALES)
+    volume = 320.0 / 10.0
+    assert math.isclose(_median(priors["V"]), volume, rel_tol=PRIOR_MEDIAN_RTOL)
+    assert math.isclose(_median(priors["CL"]), 10.0 * volume / SCALES.time_span, rel_tol=PRIOR_MEDIAN_RTOL)
+
+
 def test_default_exponents_power_law_below_one_hill_above():
     power = default_priors(growth("r*size**alpha"), GROWTH_SCALES)["alpha"]
     assert power.params == (0.75, 0.3)

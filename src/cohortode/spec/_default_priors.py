@@ -18,11 +18,12 @@ Roles, checked in this order:
 4. in a ratio with a state, wherever the ratio stands (a capacity: ``x/K``, ``log(K/x)``, ``(x/K)**nu``): median
    ``A``;
 5. multiplies a right-hand-side term ``p * g``: the median makes the term's size, with states at ``A``, covariates at
-   their largest value, levels and capacities (roles 3 and 4, outside a denominator) at their medians and other
-   parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across the observed span): ``10 / T``
-   for ``k*x`` and ``r*(K - x)``, ``10 A / T`` for a zero-order input or a saturated ``Vmax*x/(Km+x)``, ``10 N / (T
-   A)`` for mass action ``b*S*I/N``. A term that vanishes there (``r*x*log(K/x)`` at ``x = K``) is sized with the
-   states at ``A / 2``;
+   their largest value, volumes, levels and capacities (roles 2 to 4, outside a denominator) at their medians and
+   other parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across the observed span):
+   ``10 / T`` for ``k*x`` and ``r*(K - x)``, ``10 V / T`` for a clearance ``CL*x/V``, ``10 A / T`` for a zero-order
+   input or a saturated ``Vmax*x/(Km+x)``, ``10 N / (T A)`` for mass action ``b*S*I/N`` with a known ``N`` (``10 / T``
+   when ``N`` is estimated). A term that vanishes there (``r*x*log(K/x)`` at ``x = K``) is sized with the states at
+   ``A / 2``;
 6. in an initial value: the mean first observed of that state when an observable reports the state itself (a tumour
    volume, a score), else ``A``; in an observable offset: ``Y``;
 7. otherwise median 1.
@@ -173,7 +174,7 @@ def _scale_role(model: ODEModel, name: str, scales: DataScales) -> tuple[float, 
     # 2. divides an observable
     for o, e in model.observables.items():
         if p in e.free_symbols and p not in sympy.simplify(e * p).free_symbols:
-            return A / scales.observable_scale.get(o, 1.0), DEFAULT_SD_LOG, False
+            return A / scales.observable_scale.get(o, 1.0), DEFAULT_SD_LOG, True
     # 3. added to a state: half-saturation constant or level
     level, outside = _is_level(p, states, model.rhs.values())
     if level:
