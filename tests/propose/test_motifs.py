@@ -244,7 +244,18 @@ def test_each_mutation_operator(problems):
     assert removed and all(len(m.parameters) < len(parent.parameters) for m in removed)
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
-    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "add_compartment"}
+    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "capacity", "add_compartment"}
+    # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
+    assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
+
+
+def test_capacity_turns_exponential_into_logistic_growth(problems):
+    problem = problems["synthetic_logistic_growth"]
+    parent = default_library().build(problem, ("exponential_growth", "no_loss"))
+    (limited,) = mutate(parent, problem, np.random.default_rng(0), n=1, operators=("capacity",))
+    logistic = default_library().build(problem, ("logistic_growth", "no_loss"))
+    assert limited.structure_hash == logistic.structure_hash
+    assert "capacity K" in limited.description
 
 
 def test_mutate_is_seeded_and_checks_its_arguments(problems):

@@ -1,4 +1,5 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, add a compartment.
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, a capacity on self-growth, add a
+compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
 keeps only results that pass :func:`~cohortode.propose.validate_model` and whose structure is new.
@@ -156,6 +157,35 @@ def _saturable(model: ODEModel, problem: Problem, rng: np.random.Generator) -> O
                                 f"{sympy.sstr(saturable)}")
 
 
+def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
+    """``(state, term)`` for every positive term ``rate*x`` of ``d(x)/dt`` (``rate`` a product of parameters)."""
+    params = {symbol(p) for p in model.parameter_names}
+    found = []
+    for s in model.states:
+        x = symbol(s)
+        for term in _terms(model.rhs[s]):
+            coef, rest = term.as_independent(x, as_Add=False)
+            number, rate = coef.as_coeff_Mul()
+            if rest == x and number > 0 and rate.free_symbols and rate.free_symbols <= params:
+                found.append((s, term))
+    return found
+
+
+def _capacity(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+    """Self-growth ``r*x`` limited by a capacity: ``r*x*(1 - x/K)`` (exponential -> logistic)."""
+    options = _self_growth_terms(model)
+    if not options:
+        raise _Skip
+    state, term = options[int(rng.integers(len(options)))]
+    x = symbol(state)
+    capacity = symbol(fresh_name("K" if "K" not in _taken(model) else f"K_{state}", _taken(model)))
+    limited = term * (1 - x / capacity)
+    rhs = dict(model.rhs)
+    rhs[state] = rhs[state] - term + limited
+    return _rebuild(model, rhs, f"self-growth {sympy.sstr(term)} limited by a capacity {capacity}: "
+                                f"{sympy.sstr(limited)}")
+
+
 def _rate_names(taken: set[str]) -> tuple[str, str]:
     for i in range(2, 10):
         a, b = f"k1{i}", f"k{i}1"
@@ -186,6 +216,7 @@ _OPS: dict[str, Callable[[ODEModel, Problem, np.random.Generator], ODEModel]] = 
     "add_flow": _add_flow,
     "remove_term": _remove_term,
     "saturable": _saturable,
+    "capacity": _capacity,
     "add_compartment": _add_compartment,
 }
 MUTATIONS: tuple[str, ...] = tuple(_OPS)
