@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Screening every motif composition of a cohort: seconds per structure, evaluations, -2 log L, BIC, and the ranking.
 
-For each problem (theophylline, the bundled cohort; and synthetic growth, epidemic and two-compartment IV cohorts)
+For each problem (theophylline, the bundled cohort; and synthetic growth, epidemic, two-compartment IV and, from the
+recovery suite, indirect-response pharmacodynamic cohorts)
 every composition of the motif library is fitted with ``cohortode.fit(model, data, method="map", screening=True)``,
 one after another in this process, with JAX's persistent compilation cache pointed at a new, empty folder (cold
 cache: every structure compiles). Printed per structure: wall seconds of the fit, of which compiling (the objective; the
@@ -29,10 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
-PROBLEMS = ("theophylline", "logistic_growth", "sir_outbreak", "twocomp_iv")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PROBLEMS = ("theophylline", "logistic_growth", "sir_outbreak", "twocomp_iv", "pd_indirect_response")
+RECOVERY = {"pd_indirect_response": "pd_indirect_response_inhibition_two_doses"}
+"""Problems read from the recovery suite (``cohorts/recovery``) rather than the bundled benchmark problems."""
 SIMPLER = {
     # block -> (the block it extends, the new rate that switches the extension off)
     "linear_plus_michaelis_menten_elimination": ("linear_elimination", "Vmax"),
@@ -121,9 +128,14 @@ def screen_problem(name: str, reference: bool, reference_top: int | None, first:
     from cohortode.propose.motifs import default_library
 
     lib = default_library()
-    bp = benchmark_problem(name)
-    data = bp.problem.data
-    comps = lib.compositions(bp.problem)
+    if name in RECOVERY:
+        import _recovery
+
+        data, problem, _ = _recovery.load(RECOVERY[name])
+    else:
+        problem = benchmark_problem(name).problem
+        data = problem.data
+    comps = lib.compositions(problem)
     n_all = len(comps)
     comps = comps[:first] if first else comps
     print(f"\n== {name}: {len(comps)} of {n_all} compositions, {len(data.observations)} data rows (screening=True, "
@@ -131,7 +143,7 @@ def screen_problem(name: str, reference: bool, reference_top: int | None, first:
     print(HEADER)
     results, fitted = {}, {}
     for choice in comps:
-        model = lib.build(bp.problem, choice)
+        model = lib.build(problem, choice)
         label = ", ".join(choice)
         results[label] = _screen(model, data, screening=True, init=parent_starts(choice, fitted, model, data))
         if "values" in results[label]:
@@ -159,7 +171,7 @@ def screen_problem(name: str, reference: bool, reference_top: int | None, first:
             label = ", ".join(choice)
             if label not in todo:
                 continue
-            ref[label] = _screen(lib.build(bp.problem, choice), data, n_starts=32)
+            ref[label] = _screen(lib.build(problem, choice), data, n_starts=32)
             print(_row(label, ref[label]), flush=True)
         rok = {k: r for k, r in ref.items() if "error" not in r}
         rtop = sorted(rok, key=lambda k: rok[k]["bic"])
