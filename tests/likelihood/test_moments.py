@@ -180,12 +180,54 @@ def test_oral_sigma_points_variance_within_achieved_accuracy(oral_moments):
 # ------------------------------------------------------------------------------------------------ engine details
 def test_sigma_points_weights_and_spread():
     for d in (1, 2, 3, 5):
-        pts, w = SigmaPoints().points(d)
-        assert pts.shape == (2 * d + 1, d)
-        assert np.isclose(w.sum(), 1.0)
-        assert np.all(w >= 0)
-        np.testing.assert_allclose(w @ pts, 0.0, atol=1e-15)          # zero mean
-        np.testing.assert_allclose((pts * w[:, None]).T @ pts, np.eye(d), atol=1e-14)  # unit covariance
+        for engine in (SigmaPoints(), SigmaPoints(rule="unscented")):
+            pts, w = engine.points(d)
+            assert pts.shape == (2 * d + 1, d)
+            assert np.isclose(w.sum(), 1.0)
+            np.testing.assert_allclose(w @ pts, 0.0, atol=1e-15)          # zero mean
+            np.testing.assert_allclose((pts * w[:, None]).T @ pts, np.eye(d), atol=1e-14)  # unit covariance
+        assert np.all(SigmaPoints(rule="unscented").points(d)[1] >= 0)
+        np.testing.assert_allclose(np.abs(SigmaPoints().points(d)[0]).max(axis=0), np.sqrt(3.0))  # whatever d
+
+
+def _quadratic(b, c):
+    """f(eta) = sum_j b_j eta_j + c_j eta_j^2 at two outputs (the second is -f); exact moments under N(0, I)."""
+    def f(eta):
+        v = jnp.sum(b * eta + c * eta**2)
+        return jnp.stack([v, -v])
+    return f, float(np.sum(c)), float(np.sum(b**2 + 2 * c**2))
+
+
+def test_divided_sigma_rule_is_exact_for_separable_quadratics_and_never_negative():
+    b, c = np.array([0.3, -1.0, 0.5, 0.0, 2.0]), np.array([1.0, 0.5, 2.0, -0.3, 0.7])
+    f, mean, var = _quadratic(b, c)
+    m = SigmaPoints().moments(f, jnp.ones(5))
+    np.testing.assert_allclose(m.mean, [mean, -mean], rtol=1e-12)
+    np.testing.assert_allclose(m.var, [var, var], rtol=1e-12)
+    np.testing.assert_allclose(m.second, m.var + m.mean**2, rtol=1e-12)
+    # the unscented rule misses the curvature of a 5-dimensional quadratic (its points move with d)
+    unscented = SigmaPoints(rule="unscented").moments(f, jnp.ones(5))
+    assert abs(float(unscented.var[0]) - var) > 0.1 * var
+    # pure curvature of one sign on many axes: a weighted sum with centre weight 1 - d/3 would go negative
+    f, _, var = _quadratic(np.zeros(8), np.ones(8))
+    assert np.isclose(float(SigmaPoints().moments(f, jnp.ones(8)).var[0]), var)
+
+
+def test_divided_sigma_rule_is_nested():
+    """A random effect that does not change f leaves the moments as they were without it (a switched-off term)."""
+    def f3(eta):
+        return jnp.stack([jnp.exp(eta[0]) * jnp.sin(1.0 + eta[1]) / (1.0 + eta[2] ** 2), eta[0] * eta[1]])
+
+    def f5(eta):
+        return f3(eta[:3])
+
+    omega3 = jnp.array([0.3, 0.4, 0.5])
+    omega5 = jnp.concatenate([omega3, jnp.array([0.2, 0.6])])
+    small, big = SigmaPoints().moments(f3, omega3), SigmaPoints().moments(f5, omega5)
+    for a, b in zip(small, big):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    u_small, u_big = (SigmaPoints(rule="unscented").moments(g, o) for g, o in ((f3, omega3), (f5, omega5)))
+    assert not np.allclose(u_small.var, u_big.var, rtol=1e-3)
 
 
 def test_monte_carlo_draws_are_symmetric_and_standard():

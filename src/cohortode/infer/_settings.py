@@ -95,7 +95,7 @@ def engine_spec(engine: str | MomentEngine) -> str:
     """The name that :func:`~cohortode.likelihood.moments.get_engine` turns back into ``engine`` (``""`` if none)."""
     if isinstance(engine, str):
         return engine
-    if type(engine) is SigmaPoints and engine.kappa is None and engine.kappa_min == 0.5:
+    if type(engine) is SigmaPoints and engine.kappa is None and engine.kappa_min == 0.5 and engine.rule == "divided":
         return {3: "sigma", 5: "sigma5"}[engine.degree]
     if type(engine) is Linearisation:
         return "fo"
