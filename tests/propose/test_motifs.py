@@ -8,12 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import sympy
 
 from cohortode._errors import CandidateRejected, ModelSpecError
 from cohortode.propose._problem import Problem
 from cohortode.propose._validate import validate_model
 from cohortode.propose.motifs import MUTATIONS, Block, MotifLibrary, default_library, mutate
 from cohortode.spec import ODEModel, parse_expression
+from cohortode.spec import symbol as symbol_of
 
 EXPERT = {
     "theophylline": ("first_order_absorption", "one_compartment", "linear_elimination"),
@@ -244,9 +246,25 @@ def test_each_mutation_operator(problems):
     assert removed and all(len(m.parameters) < len(parent.parameters) for m in removed)
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
-    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "capacity", "add_compartment"}
+    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "capacity",
+                              "saturating_mass_action", "add_compartment"}
     # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
     assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
+
+
+def test_mass_action_saturates_at_both_ends_of_the_flow(problems):
+    problem = problems["synthetic_sir_outbreak"]
+    parent = default_library().build(problem, EXPERT["synthetic_sir_outbreak"])
+    mutants = mutate(parent, problem, np.random.default_rng(0), n=2, operators=("saturating_mass_action",))
+    assert len(mutants) == 2
+    s, i = (symbol_of(n) for n in ("S", "I"))
+    for m in mutants:
+        assert "saturating in" in m.description and "a" in m.parameter_names
+        # mass is kept: what leaves S enters I
+        assert sympy.simplify(m.rhs["S"] + m.rhs["I"] - parent.rhs["S"] - parent.rhs["I"]) == 0
+        assert m.rhs["S"] != parent.rhs["S"]
+    assert {str(sorted(m.rhs["S"].as_numer_denom()[1].free_symbols & {s, i}, key=str)) for m in mutants} == {
+        "[S]", "[I]"}
 
 
 def test_capacity_turns_exponential_into_logistic_growth(problems):

@@ -397,6 +397,13 @@ def test_default_clearance_is_sized_with_the_volume_at_its_median():
     assert math.isclose(_median(priors["CL"]), 10.0 * volume / SCALES.time_span, rel_tol=PRIOR_MEDIAN_RTOL)
 
 
+def test_default_saturation_written_as_one_plus_a_x_is_an_inverse_scale():
+    model = ODEModel(states=["S", "I"], rhs={"S": "-beta*S*I/(1 + a*I)", "I": "beta*S*I/(1 + a*I) - gamma*I"},
+                     observables={"infected": "I"})
+    scales = DataScales(time_span=30.0, state_scale=800.0, observable_scale={"infected": 200.0})
+    assert math.isclose(_median(default_priors(model, scales)["a"]), 1 / 800.0, rel_tol=PRIOR_MEDIAN_RTOL)
+
+
 def test_default_exponents_power_law_below_one_hill_above():
     power = default_priors(growth("r*size**alpha"), GROWTH_SCALES)["alpha"]
     assert power.params == (0.75, 0.3)

@@ -16,7 +16,7 @@ Roles, checked in this order:
 2. divides an observable (a volume, ``conc = amount / V``): median ``A / Y``;
 3. added to a state (a half-saturation constant ``Km + x``, a level ``K - x`` that a state approaches): median ``A``;
 4. in a ratio with a state, wherever the ratio stands (a capacity: ``x/K``, ``log(K/x)``, ``(x/K)**nu``): median
-   ``A``;
+   ``A``; multiplying a state beside a number (a saturation written ``1 + a*x``): median ``1 / A``;
 5. multiplies a right-hand-side term ``p * g``: the median makes the term's size, with states at ``A``, covariates at
    their largest value, volumes, levels and capacities (roles 2 to 4, outside a denominator) at their medians and
    other parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across the observed span):
@@ -182,6 +182,15 @@ def _scale_role(model: ODEModel, name: str, scales: DataScales) -> tuple[float, 
     # 4. capacity: in a ratio with a state
     if _is_capacity(p, states, model.rhs.values()):
         return A, DEFAULT_SD_LOG, True
+    # 4b. inverse capacity: 1 + a*x, a saturation written as a product with a state beside a number
+    for e in model.rhs.values():
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, sympy.Add) and any(arg.is_number for arg in node.args):
+                for arg in node.args:
+                    if arg.free_symbols and arg.free_symbols <= {p, *states} and p in arg.free_symbols:
+                        powers = arg.as_powers_dict()
+                        if powers.get(p) == 1 and any(powers.get(x) == 1 for x in states):
+                            return 1.0 / A, DEFAULT_SD_LOG, False
     return None
 
 

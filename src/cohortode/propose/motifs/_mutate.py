@@ -1,5 +1,5 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, a capacity on self-growth, add a
-compartment.
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, a capacity on self-growth,
+saturating mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
 keeps only results that pass :func:`~cohortode.propose.validate_model` and whose structure is new.
@@ -186,6 +186,46 @@ def _capacity(model: ODEModel, problem: Problem, rng: np.random.Generator) -> OD
                                 f"{sympy.sstr(limited)}")
 
 
+def _mass_action_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
+    """``(term, state)`` for every term ``rate*x*y`` of two different states (``rate`` free of states), once per state
+    of the product."""
+    states = {symbol(s) for s in model.states} | {symbol(TIME)}
+    found: list[tuple[sympy.Expr, str]] = []
+    for s in model.states:
+        for term in _terms(model.rhs[s]):
+            powers = term.as_powers_dict()
+            pair = [x for x in states if powers.get(x) == 1]
+            others = term.free_symbols & states - set(pair)
+            if len(pair) != 2 or others:
+                continue
+            canonical = -term if term.could_extract_minus_sign() else term
+            for x in sorted(pair, key=str):
+                if (canonical, x.name) not in found:
+                    found.append((canonical, x.name))
+    return found
+
+
+def _saturating_mass_action(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+    """Mass action ``beta*S*I`` saturating in one of its states: ``beta*S*I/(1 + a*I)`` (Capasso & Serio 1978),
+    wherever the term appears (both ends of the flow)."""
+    options = _mass_action_terms(model)
+    if not options:
+        raise _Skip
+    term, y_name = options[int(rng.integers(len(options)))]
+    y = symbol(y_name)
+    taken = _taken(model)
+    a = symbol(fresh_name("a", taken))
+    rhs = {}
+    for s in model.states:
+        new_terms = []
+        for t in _terms(model.rhs[s]):
+            ratio = sympy.simplify(t / term)
+            new_terms.append(t / (1 + a * y) if ratio.is_number else t)
+        rhs[s] = sympy.Add(*new_terms)
+    return _rebuild(model, rhs, f"mass action {sympy.sstr(term)} saturating in {y_name}: "
+                                f"{sympy.sstr(term / (1 + a * y))}")
+
+
 def _rate_names(taken: set[str]) -> tuple[str, str]:
     for i in range(2, 10):
         a, b = f"k1{i}", f"k{i}1"
@@ -217,6 +257,7 @@ _OPS: dict[str, Callable[[ODEModel, Problem, np.random.Generator], ODEModel]] = 
     "remove_term": _remove_term,
     "saturable": _saturable,
     "capacity": _capacity,
+    "saturating_mass_action": _saturating_mass_action,
     "add_compartment": _add_compartment,
 }
 MUTATIONS: tuple[str, ...] = tuple(_OPS)
