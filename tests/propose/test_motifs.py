@@ -14,7 +14,7 @@ from cohortode._errors import CandidateRejected, ModelSpecError
 from cohortode.propose._problem import Problem
 from cohortode.propose._validate import validate_model
 from cohortode.propose.motifs import MUTATIONS, Block, MotifLibrary, default_library, mutate
-from cohortode.spec import ODEModel, parse_expression
+from cohortode.spec import ODEModel, Prior, parse_expression
 from cohortode.spec import symbol as symbol_of
 
 EXPERT = {
@@ -188,6 +188,13 @@ def test_pd_progression_and_growth_families_compose():
     m = lib.build(pd_problem, ("first_order_absorption", "one_compartment", "emax_drug_effect", "indirect_response_3"))
     validate_model(m, pd_problem)
     assert "kin" in m.parameter_names and str(m.initial["response"]) == "kin/kout"
+    # partial inhibition: a fraction Imax of an inhibited process, uniform on (0, 1) and with no log-normal spread
+    partial = ("first_order_absorption", "one_compartment", "partial_inhibition_drug_effect", "indirect_response_1")
+    assert partial in comps
+    assert ("first_order_absorption", "one_compartment", "partial_inhibition_drug_effect",
+            "indirect_response_3") not in comps
+    imax = lib.build(pd_problem, partial).parameter("Imax")
+    assert imax.prior == Prior.uniform(0.0, 1.0) and imax.iiv is False
     prog = Problem("prog", ["score"], {"adas": "score"}, covariates=("treatment",), domain="progression")
     pcomps = lib.compositions(prog)
     assert ("linear_progression", "slope_treatment_effect") in pcomps

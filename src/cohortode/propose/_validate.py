@@ -93,6 +93,20 @@ def _points(names: Sequence[str], n: int, seed: int = _SEED) -> np.ndarray:
     return np.exp(rng.uniform(math.log(_LOW), math.log(_HIGH), size=(n, len(names))))
 
 
+def _within_bounded_priors(model: ODEModel, names: Sequence[str], pts: np.ndarray) -> np.ndarray:
+    """``pts`` with each parameter of a uniform prior moved into its support (same rank, linear in the log draw):
+    a fraction such as ``Imax`` in ``(0, 1)`` is never checked at 2.9."""
+    out = pts.copy()
+    span = math.log(_HIGH) - math.log(_LOW)
+    for param in model.parameters:
+        prior = param.prior
+        if prior is not None and prior.family == "uniform" and param.name in names:
+            low, high = (float(v) for v in prior.params)
+            j = list(names).index(param.name)
+            out[:, j] = low + (high - low) * (np.log(pts[:, j]) - math.log(_LOW)) / span
+    return out
+
+
 def _show(point: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.3g}" for k, v in point.items())
 
@@ -114,7 +128,7 @@ def check_positivity(model: ODEModel, nonnegative: Collection[str] | None = None
     """
     comp = compiled if compiled is not None else _Compiled(model)
     names = comp.names
-    pts = _points(names, n_points, _SEED + 1)
+    pts = _within_bounded_priors(model, names, _points(names, n_points, _SEED + 1))
     for s in model.states if nonnegative is None else [s for s in model.states if s in set(nonnegative)]:
         expr = model.rhs[s]
         if expr == 0:
@@ -289,7 +303,7 @@ def _check_size(model: ODEModel, max_parameters: int, max_complexity: int) -> No
 
 
 def _check_finite(model: ODEModel, comp: _Compiled) -> None:
-    for row in _points(comp.names, N_TEST_POINTS):
+    for row in _within_bounded_priors(model, comp.names, _points(comp.names, N_TEST_POINTS)):
         values = list(map(float, row))
         for (where, expr), v in zip(comp.sections, comp.all(values)):
             if not math.isfinite(v):

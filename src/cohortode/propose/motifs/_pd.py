@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import sympy
 
-from ...spec import ODEModel, parse_expression
+from ...spec import ODEModel, Prior, parse_expression
 from .._problem import Problem
 from ._block import Block, Draft, Family, states_in
 from ._pk import PK_BLOCKS, PKRoles, absorption_blocks, add_pk, distribution_blocks, pk_roles, plausible_pk
@@ -29,6 +29,8 @@ PD_BLOCKS: tuple[Block, ...] = (
           "concentration, with no saturation (slope)", _F),
     Block("drug_effect", "emax_drug_effect", "direct Emax effect: the effect rises with concentration and saturates "
           "at a maximum Emax, half-maximal at EC50 (hyperbolic)", _F),
+    Block("drug_effect", "partial_inhibition_drug_effect", "partial inhibition: the drug blocks at most a fraction "
+          "Imax (between 0 and 1) of the process it inhibits, half-maximal at IC50 (hyperbolic)", _F),
     Block("drug_effect", "sigmoid_emax_drug_effect", "sigmoid Emax (Hill) effect: a steep, switch-like "
           "concentration-effect curve with Hill coefficient hill, saturating at Emax", _F),
     Block("response", "effect_compartment", "effect compartment: the response lags behind plasma concentration and "
@@ -90,7 +92,10 @@ class PDFamily(Family):
         return cats if all(cats.values()) else {}
 
     def compatible(self, problem: Problem, choice: Mapping[str, str]) -> bool:
-        return not (choice["response"] in _INHIBITORY and choice["drug_effect"] == "linear_drug_effect")
+        inhibitory = choice["response"] in _INHIBITORY
+        if inhibitory and choice["drug_effect"] == "linear_drug_effect":
+            return False
+        return inhibitory or choice["drug_effect"] != "partial_inhibition_drug_effect"
 
     def build(self, problem: Problem, choice: Mapping[str, str]) -> ODEModel:
         found = _pd_roles(problem)
@@ -98,8 +103,9 @@ class PDFamily(Family):
             raise ValueError(f"problem {problem.name!r} does not have PK states plus exactly one response state")
         roles, response = found
         if not self.compatible(problem, choice):
-            raise ValueError(f"{choice['response']} needs a fractional (Emax-type) inhibition, not "
-                             f"{choice['drug_effect']}")
+            raise ValueError(f"{choice['response']} and {choice['drug_effect']} do not go together: an inhibited "
+                             f"process needs a fractional (Emax-type) inhibition, and partial inhibition applies to "
+                             f"an inhibited process only")
         draft = Draft(problem)
         add_pk(draft, roles, choice["absorption"], choice["distribution"], "linear_elimination")
         conc = _concentration(draft, roles, problem)
@@ -112,6 +118,8 @@ class PDFamily(Family):
         elif kind == "emax_drug_effect":
             fraction = conc / (half + conc)
             effect = fraction if inhibitory else draft.p("Emax") * fraction
+        elif kind == "partial_inhibition_drug_effect":
+            effect = draft.p("Imax") * conc / (half + conc)
         elif kind == "sigmoid_emax_drug_effect":
             hill = draft.p("hill")
             fraction = conc**hill / (half**hill + conc**hill)
@@ -136,4 +144,7 @@ class PDFamily(Family):
                 raise ValueError(f"unknown response block {resp!r}")
             draft.set_initial(response, kin / kout)
         names = [choice[c] for c in self.category_order]
-        return draft.model(name="+".join(names), description="; ".join(self.block(n).description for n in names))
+        model = draft.model(name="+".join(names), description="; ".join(self.block(n).description for n in names))
+        if kind == "partial_inhibition_drug_effect":  # a fraction: uniform on (0, 1), no log-normal spread past 1
+            model = model.with_parameters(Imax={"prior": Prior.uniform(0.0, 1.0), "iiv": False})
+        return model
