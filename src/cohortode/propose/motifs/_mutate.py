@@ -115,23 +115,29 @@ def _remove_term(model: ODEModel, problem: Problem, rng: np.random.Generator) ->
     return _rebuild(model, rhs, f"removed the term {sympy.sstr(term)} from {where}")
 
 
-def _linear_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
-    """``(rate, state)`` for every term ``±rate*state`` with ``rate`` a product of parameters."""
+def _first_order_terms(model: ODEModel):
+    """``(equation, term, number, rate, x)`` for every term ``number*rate*x`` of ``d(equation)/dt``, ``x`` a state
+    and ``rate`` free of states and time, with at least one parameter."""
     params = {symbol(p) for p in model.parameter_names}
     states = {symbol(s) for s in model.states} | {symbol(TIME)}
-    found: list[tuple[sympy.Expr, str]] = []
     for s in model.states:
         for term in _terms(model.rhs[s]):
             for x_name in model.states:
-                x = symbol(x_name)
-                coef, rest = term.as_independent(x, as_Add=False)
-                if rest != x:
+                coef, rest = term.as_independent(symbol(x_name), as_Add=False)
+                if rest != symbol(x_name):
                     continue
-                _, rate = coef.as_coeff_Mul()
+                number, rate = coef.as_coeff_Mul()
                 if rate.free_symbols & states or not rate.free_symbols & params:
                     continue
-                if (rate, x_name) not in found:
-                    found.append((rate, x_name))
+                yield s, term, number, rate, x_name
+
+
+def _linear_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
+    """``(rate, state)`` for every term ``±rate*state`` with ``rate`` a product of parameters."""
+    found: list[tuple[sympy.Expr, str]] = []
+    for _, _, _, rate, x_name in _first_order_terms(model):
+        if (rate, x_name) not in found:
+            found.append((rate, x_name))
     return found
 
 
@@ -160,15 +166,8 @@ def _saturable(model: ODEModel, problem: Problem, rng: np.random.Generator) -> O
 def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
     """``(state, term)`` for every positive term ``rate*x`` of ``d(x)/dt`` (``rate`` a product of parameters)."""
     params = {symbol(p) for p in model.parameter_names}
-    found = []
-    for s in model.states:
-        x = symbol(s)
-        for term in _terms(model.rhs[s]):
-            coef, rest = term.as_independent(x, as_Add=False)
-            number, rate = coef.as_coeff_Mul()
-            if rest == x and number > 0 and rate.free_symbols and rate.free_symbols <= params:
-                found.append((s, term))
-    return found
+    return [(s, term) for s, term, number, rate, x_name in _first_order_terms(model)
+            if x_name == s and number > 0 and rate.free_symbols <= params]
 
 
 def _capacity(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
