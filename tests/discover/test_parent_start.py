@@ -34,6 +34,22 @@ def test_switch_off_parameters(child, off):
     assert switch_off_parameters(model_from_equations(child), model_from_equations(ONECOMP)) == off
 
 
+GROWTH = "d(size)/dt = r*size; size = size; size(0) = size0"
+LOGISTIC = "d(size)/dt = r*size*(1 - size/K); size = size; size(0) = size0"
+
+
+def test_a_capacity_switches_off_at_infinity(theophylline):
+    parent, child = model_from_equations(GROWTH), model_from_equations(LOGISTIC)
+    assert switch_off_parameters(child, parent) is None
+    assert switch_off_parameters(child, parent, at="infinity") == ("K",)
+    assert switch_off_parameters(model_from_equations(TWOCOMP), model_from_equations(ONECOMP), at="infinity") is None
+    point = {"r": 0.1, "size0": 40.0}
+    (start,) = parent_starts(child, parent, [point], theophylline.data)
+    assert start["K"] > 1e4  # its prior median (the state scale: the mean dose, 4.6) / SWITCHED_OFF: capacity off
+    with pytest.raises(ValueError, match="at must be"):
+        switch_off_parameters(child, parent, at="one")
+
+
 def test_parent_starts_switch_the_extension_off(theophylline):
     parent, child = model_from_equations(ONECOMP), model_from_equations(TWOCOMP)
     point = {"ka": 1.5, "k": 0.08, "V": 0.5, "omega_k": 0.2, "sigma_prop": 0.1}
