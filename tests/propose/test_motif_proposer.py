@@ -100,6 +100,9 @@ def test_mutation_share_reserves_slots(problem):
                         tried=tuple(c.model.canonical() for c in first))
     cands = proposer.propose(problem, feedback, k=8, seed=0)
     assert [c.source for c in cands].count("mutation") == 4 and len(cands) == 8
+    # alternating, a mutation first: a loop that takes only the first few (the language model filling the rest of a
+    # round) still screens mutations; before, the compositions came first and took every slot
+    assert [c.source for c in cands[:4]] == ["mutation", "motif", "mutation", "motif"]
 
 
 def test_proposed_candidates_are_copies(problem, proposer):

@@ -175,7 +175,9 @@ class MotifProposer(Proposer):
     def propose(self, problem: Problem, feedback: Feedback | None = None, k: int = 16, *,
                 seed: int = 0) -> list[Candidate]:
         """Up to ``k`` valid, new candidates: untried compositions (fewest parameters first, ties in a seeded
-        random order), then mutations of the best structures of ``feedback``.
+        random order) and mutations of the best structures of ``feedback``, alternating (a mutation first), so that a
+        caller who takes only the first few (the discovery loop, when the language model fills the rest of a round)
+        gets both.
 
         Parameters
         ----------
@@ -201,10 +203,19 @@ class MotifProposer(Proposer):
         reserved = int(round(self.mutation_share * k)) if has_best else 0
         chosen = [replace(c) for c, _ in pool[: k - reserved]]
         hashes |= {h for _, h in pool[: k - reserved]}
+        mutants: list[Candidate] = []
         if has_best and len(chosen) < k:
             assert feedback is not None
-            chosen += self._mutants(problem, feedback, k - len(chosen), rng, hashes)
-        if len(chosen) < k and reserved:
+            mutants = self._mutants(problem, feedback, k - len(chosen), rng, hashes)
+        if len(chosen) + len(mutants) < k and reserved:
             extra = [c for c, h in pool[k - reserved:] if h not in hashes]
-            chosen += [replace(c) for c in extra[: k - len(chosen)]]
-        return chosen
+            chosen += [replace(c) for c in extra[: k - len(chosen) - len(mutants)]]
+        return _alternate(mutants, chosen)
+
+
+def _alternate(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:
+    """``first[0], second[0], first[1], second[1], ...``, then what is left of the longer list."""
+    out: list[Candidate] = []
+    for i in range(max(len(first), len(second))):
+        out += first[i:i + 1] + second[i:i + 1]
+    return out
