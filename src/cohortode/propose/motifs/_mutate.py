@@ -235,6 +235,11 @@ def _rate_names(taken: set[str]) -> tuple[str, str]:
 
 
 def _add_compartment(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+    """A peripheral compartment exchanging with an observed state: pharmacokinetics (and PK-PD, or a problem of no
+    stated domain with doses) only; a disease score, a tumour size or a count of people has no tissue to distribute
+    into."""
+    if not (problem.domain in ("pk", "pd") or (problem.domain is None and problem.dose_targets)):
+        raise _Skip
     observed = [s for s in model.states if any(symbol(s) in e.free_symbols for e in model.observables.values())]
     pool = observed or list(model.states)
     state = pool[int(rng.integers(len(pool)))]
