@@ -25,6 +25,13 @@ class _Skip(Exception):
     """This mutation does not apply to this model."""
 
 
+def _pick(options: list, rng: np.random.Generator):
+    """One of ``options``, drawn with ``rng``; the mutation does not apply when there are none."""
+    if not options:
+        raise _Skip
+    return options[int(rng.integers(len(options)))]
+
+
 def _taken(model: ODEModel) -> set[str]:
     return {*model.states, *model.parameter_names, *model.covariates, TIME}
 
@@ -60,9 +67,7 @@ def _linear_loss_of(model: ODEModel, state: str) -> bool:
 
 def _add_loss(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
     options = [s for s in model.states if not _linear_loss_of(model, s)]
-    if not options:
-        raise _Skip
-    state = options[int(rng.integers(len(options)))]
+    state = _pick(options, rng)
     k = symbol(fresh_name("kel" if state != "central" else "ke", _taken(model)))
     rhs = dict(model.rhs)
     rhs[state] = rhs[state] - k * symbol(state)
@@ -85,9 +90,7 @@ def _flows(model: ODEModel) -> set[tuple[str, str]]:
 def _add_flow(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
     existing = _flows(model)
     pairs = [(a, b) for a in model.states for b in model.states if a != b and (a, b) not in existing]
-    if not pairs:
-        raise _Skip
-    a, b = pairs[int(rng.integers(len(pairs)))]
+    a, b = _pick(pairs, rng)
     k = symbol(fresh_name(f"k_{a}_{b}", _taken(model)))
     rhs = dict(model.rhs)
     rhs[a] = rhs[a] - k * symbol(a)
@@ -143,9 +146,7 @@ def _linear_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
 
 def _saturable(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
     options = _linear_terms(model)
-    if not options:
-        raise _Skip
-    rate, x_name = options[int(rng.integers(len(options)))]
+    rate, x_name = _pick(options, rng)
     x = symbol(x_name)
     taken = _taken(model)
     vmax = symbol(fresh_name("Vmax", taken))
@@ -173,9 +174,7 @@ def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
 def _capacity(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
     """Self-growth ``r*x`` limited by a capacity: ``r*x*(1 - x/K)`` (exponential -> logistic)."""
     options = _self_growth_terms(model)
-    if not options:
-        raise _Skip
-    state, term = options[int(rng.integers(len(options)))]
+    state, term = _pick(options, rng)
     x = symbol(state)
     capacity = symbol(fresh_name("K" if "K" not in _taken(model) else f"K_{state}", _taken(model)))
     limited = term * (1 - x / capacity)
@@ -208,9 +207,7 @@ def _saturating_mass_action(model: ODEModel, problem: Problem, rng: np.random.Ge
     """Mass action ``beta*S*I`` saturating in one of its states: ``beta*S*I/(1 + a*I)`` (Capasso & Serio 1978),
     wherever the term appears (both ends of the flow)."""
     options = _mass_action_terms(model)
-    if not options:
-        raise _Skip
-    term, y_name = options[int(rng.integers(len(options)))]
+    term, y_name = _pick(options, rng)
     y = symbol(y_name)
     taken = _taken(model)
     a = symbol(fresh_name("a", taken))
