@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from types import SimpleNamespace
 
@@ -255,7 +256,7 @@ def test_each_mutation_operator(problems):
     assert removed and all(len(m.parameters) < len(parent.parameters) for m in removed)
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
-    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "capacity",
+    assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "add_saturable_loss", "capacity",
                               "saturating_mass_action", "add_compartment"}
     # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
     assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
@@ -274,6 +275,51 @@ def test_mass_action_saturates_at_both_ends_of_the_flow(problems):
         assert m.rhs["S"] != parent.rhs["S"]
     assert {str(sorted(m.rhs["S"].as_numer_denom()[1].free_symbols & {s, i}, key=str)) for m in mutants} == {
         "[S]", "[I]"}
+
+
+def test_mass_action_saturates_in_the_catalyst_first(problems):
+    """Saturating incidence ``beta*S*I/(1 + a*I)`` (Capasso and Serio 1978) is the first variant offered."""
+    problem = problems["synthetic_sir_outbreak"]
+    parent = default_library().build(problem, EXPERT["synthetic_sir_outbreak"])
+    (first,) = mutate(parent, problem, np.random.default_rng(5), n=1, operators=("saturating_mass_action",))
+    assert "saturating in I" in first.description
+    # and in an epidemic, saturating incidence is among the first two mutations, whatever the seed
+    epidemic = dataclasses.replace(problem, domain="epidemic")
+    for seed in range(4):
+        two = mutate(parent, epidemic, np.random.default_rng(seed), n=2)
+        assert any("saturating in I" in m.description for m in two), seed
+
+
+def test_domain_priorities_order_the_mutations(problems):
+    """A one-compartment oral PK structure is first extended by saturable elimination and a peripheral compartment,
+    then by saturable absorption; a growth law first by a capacity or a saturable kill."""
+    problem = problems["theophylline"]
+    parent = default_library().build(problem, EXPERT["theophylline"])
+    for seed in range(3):
+        first = mutate(parent, problem, np.random.default_rng(seed), n=3)
+        texts = [" ".join(m.equations()) for m in first]
+        assert any("Vmax*central/(Km + central)" in t for t in texts[:2]), texts
+        assert any("peripheral" in t for t in texts[:2]), texts
+        assert "Vmax*depot/(Km + depot)" in texts[2], texts
+    growth = problems["synthetic_logistic_growth"]
+    exponential = default_library().build(growth, ("exponential_growth", "no_loss"))
+    two = mutate(exponential, growth, np.random.default_rng(0), n=2)
+    assert {m.description.split(":")[0].split(" ")[0] for m in two} == {"self-growth", "added"}
+    # without priorities (random search) the operators are drawn in a random order
+    orders = {tuple(m.description.split(" ")[0] for m in mutate(parent, problem, np.random.default_rng(s), n=3,
+                                                                prioritise=False)) for s in range(6)}
+    assert len(orders) > 1
+
+
+def test_saturable_loss_makes_a_saturable_kill(problems):
+    growth = problems["synthetic_logistic_growth"]
+    exponential = default_library().build(growth, ("exponential_growth", "no_loss"))
+    (killed,) = mutate(exponential, growth, np.random.default_rng(0), n=1, operators=("add_saturable_loss",))
+    (x,) = (symbol_of(s) for s in exponential.states)
+    vmax, km = symbol_of("Vmax"), symbol_of("Km")
+    assert sympy.simplify(killed.rhs[x.name] - exponential.rhs[x.name] + vmax * x / (km + x)) == 0
+    # a state that already has a saturable loss gets no second one
+    assert mutate(killed, growth, np.random.default_rng(0), n=1, operators=("add_saturable_loss",)) == []
 
 
 def test_no_peripheral_compartment_outside_pharmacokinetics(problems):

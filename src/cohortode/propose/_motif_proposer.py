@@ -154,7 +154,10 @@ class MotifProposer(Proposer):
             for rank, (scored, parent, history, origin) in enumerate(parents):
                 if len(out) >= want:
                     return out
-                share = max(1, math.ceil((want - len(out)) / (len(parents) - rank)))
+                # the best structure gets half of what is left, the next half of the rest, ...: when the caller
+                # takes only the first few, they are the best structure's most plausible extensions
+                left = want - len(out)
+                share = left if rank == len(parents) - 1 else max(1, math.ceil(left / 2))
                 for model in mutate(parent, problem, rng, n=share, exclude=hashes,
                                     max_parameters=self.max_parameters, max_complexity=self.max_complexity):
                     if len(out) >= want:

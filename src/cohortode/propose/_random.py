@@ -57,7 +57,7 @@ def random_candidates(problem: Problem, n: int, *, seed: int = 0, mutation_share
     while len(out) < n:
         if valid and rng.random() < mutation_share:
             parent = valid[int(rng.integers(len(valid)))]
-            children = mutate(parent, problem, rng, n=1)
+            children = mutate(parent, problem, rng, n=1, prioritise=False)
             if children:
                 out.append(Candidate(children[0], "\n".join(children[0].equations()), "mutation"))
                 continue

@@ -1,5 +1,5 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, a capacity on self-growth,
-saturating mass action (incidence), add a compartment.
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, an added saturable loss, a
+capacity on self-growth, saturating mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
 keeps only results that pass :func:`~cohortode.propose.validate_model` and whose structure is new.
@@ -19,17 +19,6 @@ from .._validate import validate_model
 from ._block import fresh_name
 
 __all__ = ["mutate", "MUTATIONS"]
-
-
-class _Skip(Exception):
-    """This mutation does not apply to this model."""
-
-
-def _pick(options: list, rng: np.random.Generator):
-    """One of ``options``, drawn with ``rng``; the mutation does not apply when there are none."""
-    if not options:
-        raise _Skip
-    return options[int(rng.integers(len(options)))]
 
 
 def _taken(model: ODEModel) -> set[str]:
@@ -65,13 +54,43 @@ def _linear_loss_of(model: ODEModel, state: str) -> bool:
     return False
 
 
-def _add_loss(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
-    options = [s for s in model.states if not _linear_loss_of(model, s)]
-    state = _pick(options, rng)
-    k = symbol(fresh_name("kel" if state != "central" else "ke", _taken(model)))
-    rhs = dict(model.rhs)
-    rhs[state] = rhs[state] - k * symbol(state)
-    return _rebuild(model, rhs, f"added a first-order loss of {state}: -{k}*{state}")
+def _observed_first(model: ODEModel, states: list[str]) -> list[str]:
+    """``states`` with those an observable reports first (stable order otherwise)."""
+    observed = {s for s in model.states if any(symbol(s) in e.free_symbols for e in model.observables.values())}
+    return sorted(states, key=lambda s: s not in observed)
+
+
+def _add_loss(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    out = []
+    for state in _observed_first(model, [s for s in model.states if not _linear_loss_of(model, s)]):
+        k = symbol(fresh_name("kel" if state != "central" else "ke", _taken(model)))
+        rhs = dict(model.rhs)
+        rhs[state] = rhs[state] - k * symbol(state)
+        out.append(_rebuild(model, rhs, f"added a first-order loss of {state}: -{k}*{state}"))
+    return out
+
+
+def _saturable_loss_of(model: ODEModel, state: str) -> bool:
+    """Whether ``d(state)/dt`` has a negative term with ``state`` in its denominator."""
+    x = symbol(state)
+    return any(term.could_extract_minus_sign() and x in sympy.fraction(sympy.together(term))[1].free_symbols
+               for term in _terms(model.rhs[state]))
+
+
+def _add_saturable_loss(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    """A Michaelis-Menten loss ``-Vmax*x/(Km + x)`` of a state that has none: saturable elimination beside a linear
+    one, a saturable kill of a growing population (an immune or drug effect that saturates as it grows)."""
+    out = []
+    for state in _observed_first(model, [s for s in model.states if not _saturable_loss_of(model, s)]):
+        x = symbol(state)
+        taken = _taken(model)
+        vmax = symbol(fresh_name("Vmax", taken))
+        km = symbol(fresh_name("Km", taken | {vmax.name}))
+        loss = vmax * x / (km + x)
+        rhs = dict(model.rhs)
+        rhs[state] = rhs[state] - loss
+        out.append(_rebuild(model, rhs, f"added a saturable loss of {state}: -{sympy.sstr(loss)}"))
+    return out
 
 
 def _flows(model: ODEModel) -> set[tuple[str, str]]:
@@ -87,35 +106,38 @@ def _flows(model: ODEModel) -> set[tuple[str, str]]:
     return out
 
 
-def _add_flow(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _add_flow(model: ODEModel, problem: Problem) -> list[ODEModel]:
     existing = _flows(model)
-    pairs = [(a, b) for a in model.states for b in model.states if a != b and (a, b) not in existing]
-    a, b = _pick(pairs, rng)
-    k = symbol(fresh_name(f"k_{a}_{b}", _taken(model)))
-    rhs = dict(model.rhs)
-    rhs[a] = rhs[a] - k * symbol(a)
-    rhs[b] = rhs[b] + k * symbol(a)
-    return _rebuild(model, rhs, f"added a first-order flow from {a} to {b}: {k}*{a}")
+    out = []
+    for a, b in [(a, b) for a in model.states for b in model.states if a != b and (a, b) not in existing]:
+        k = symbol(fresh_name(f"k_{a}_{b}", _taken(model)))
+        rhs = dict(model.rhs)
+        rhs[a] = rhs[a] - k * symbol(a)
+        rhs[b] = rhs[b] + k * symbol(a)
+        out.append(_rebuild(model, rhs, f"added a first-order flow from {a} to {b}: {k}*{a}"))
+    return out
 
 
-def _remove_term(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _remove_term(model: ODEModel, problem: Problem) -> list[ODEModel]:
     options = [(s, t) for s in model.states for t in _terms(model.rhs[s])]
     if len(options) < 2:
-        raise _Skip
-    state, term = options[int(rng.integers(len(options)))]
-    rhs = dict(model.rhs)
-    removed = [state]
-    rhs[state] = rhs[state] - term
-    for other in model.states:  # the other side of a flow goes too
-        if other == state:
-            continue
-        for t in _terms(model.rhs[other]):
-            if sympy.expand(t + term) == 0:
-                rhs[other] = rhs[other] - t
-                removed.append(other)
-                break
-    where = " and ".join(f"d({s})/dt" for s in removed)
-    return _rebuild(model, rhs, f"removed the term {sympy.sstr(term)} from {where}")
+        return []
+    out = []
+    for state, term in options:
+        rhs = dict(model.rhs)
+        removed = [state]
+        rhs[state] = rhs[state] - term
+        for other in model.states:  # the other side of a flow goes too
+            if other == state:
+                continue
+            for t in _terms(model.rhs[other]):
+                if sympy.expand(t + term) == 0:
+                    rhs[other] = rhs[other] - t
+                    removed.append(other)
+                    break
+        where = " and ".join(f"d({s})/dt" for s in removed)
+        out.append(_rebuild(model, rhs, f"removed the term {sympy.sstr(term)} from {where}"))
+    return out
 
 
 def _first_order_terms(model: ODEModel):
@@ -144,24 +166,30 @@ def _linear_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
     return found
 
 
-def _saturable(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _saturable(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    """Linear kinetics ``rate*x`` -> ``Vmax*x/(Km + x)``; terms of observed states first (saturable elimination
+    is met more often than saturable absorption)."""
     options = _linear_terms(model)
-    rate, x_name = _pick(options, rng)
-    x = symbol(x_name)
-    taken = _taken(model)
-    vmax = symbol(fresh_name("Vmax", taken))
-    km = symbol(fresh_name("Km", taken | {vmax.name}))
-    saturable = vmax * x / (km + x)
-    rhs = {}
-    for s in model.states:
-        new_terms = []
-        for term in _terms(model.rhs[s]):
-            coef, rest = term.as_independent(x, as_Add=False)
-            number, r = coef.as_coeff_Mul()
-            new_terms.append(number * saturable if rest == x and r == rate else term)
-        rhs[s] = sympy.Add(*new_terms)
-    return _rebuild(model, rhs, f"linear -> saturable kinetics: {sympy.sstr(rate * x)} became "
-                                f"{sympy.sstr(saturable)}")
+    order = _observed_first(model, list(dict.fromkeys(x for _, x in options)))
+    options = sorted(options, key=lambda o: order.index(o[1]))
+    out = []
+    for rate, x_name in options:
+        x = symbol(x_name)
+        taken = _taken(model)
+        vmax = symbol(fresh_name("Vmax", taken))
+        km = symbol(fresh_name("Km", taken | {vmax.name}))
+        saturable = vmax * x / (km + x)
+        rhs = {}
+        for s in model.states:
+            new_terms = []
+            for term in _terms(model.rhs[s]):
+                coef, rest = term.as_independent(x, as_Add=False)
+                number, r = coef.as_coeff_Mul()
+                new_terms.append(number * saturable if rest == x and r == rate else term)
+            rhs[s] = sympy.Add(*new_terms)
+        out.append(_rebuild(model, rhs, f"linear -> saturable kinetics: {sympy.sstr(rate * x)} became "
+                                        f"{sympy.sstr(saturable)}"))
+    return out
 
 
 def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
@@ -171,22 +199,24 @@ def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
             if x_name == s and number > 0 and rate.free_symbols <= params]
 
 
-def _capacity(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _capacity(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """Self-growth ``r*x`` limited by a capacity: ``r*x*(1 - x/K)`` (exponential -> logistic)."""
-    options = _self_growth_terms(model)
-    state, term = _pick(options, rng)
-    x = symbol(state)
-    capacity = symbol(fresh_name("K" if "K" not in _taken(model) else f"K_{state}", _taken(model)))
-    limited = term * (1 - x / capacity)
-    rhs = dict(model.rhs)
-    rhs[state] = rhs[state] - term + limited
-    return _rebuild(model, rhs, f"self-growth {sympy.sstr(term)} limited by a capacity {capacity}: "
-                                f"{sympy.sstr(limited)}")
+    out = []
+    for state, term in _self_growth_terms(model):
+        x = symbol(state)
+        capacity = symbol(fresh_name("K" if "K" not in _taken(model) else f"K_{state}", _taken(model)))
+        limited = term * (1 - x / capacity)
+        rhs = dict(model.rhs)
+        rhs[state] = rhs[state] - term + limited
+        out.append(_rebuild(model, rhs, f"self-growth {sympy.sstr(term)} limited by a capacity {capacity}: "
+                                        f"{sympy.sstr(limited)}"))
+    return out
 
 
 def _mass_action_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
     """``(term, state)`` for every term ``rate*x*y`` of two different states (``rate`` free of states), once per state
-    of the product."""
+    of the product: the catalyst first (the state whose own equation gains the term, as ``I`` gains ``beta*S*I``),
+    then the state consumed."""
     states = {symbol(s) for s in model.states} | {symbol(TIME)}
     found: list[tuple[sympy.Expr, str]] = []
     for s in model.states:
@@ -197,29 +227,38 @@ def _mass_action_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
             if len(pair) != 2 or others:
                 continue
             canonical = -term if term.could_extract_minus_sign() else term
-            for x in sorted(pair, key=str):
+            for x in sorted(pair, key=lambda x: (not _gains(model, x.name, canonical), str(x))):
                 if (canonical, x.name) not in found:
                     found.append((canonical, x.name))
     return found
 
 
-def _saturating_mass_action(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _gains(model: ODEModel, state: str, term: sympy.Expr) -> bool:
+    """Whether ``d(state)/dt`` holds ``+term`` (times a positive number)."""
+    for t in _terms(model.rhs[state]):
+        ratio = sympy.simplify(t / term)
+        if ratio.is_number and ratio > 0:
+            return True
+    return False
+
+
+def _saturating_mass_action(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """Mass action ``beta*S*I`` saturating in one of its states: ``beta*S*I/(1 + a*I)`` (Capasso & Serio 1978),
-    wherever the term appears (both ends of the flow)."""
-    options = _mass_action_terms(model)
-    term, y_name = _pick(options, rng)
-    y = symbol(y_name)
-    taken = _taken(model)
-    a = symbol(fresh_name("a", taken))
-    rhs = {}
-    for s in model.states:
-        new_terms = []
-        for t in _terms(model.rhs[s]):
-            ratio = sympy.simplify(t / term)
-            new_terms.append(t / (1 + a * y) if ratio.is_number else t)
-        rhs[s] = sympy.Add(*new_terms)
-    return _rebuild(model, rhs, f"mass action {sympy.sstr(term)} saturating in {y_name}: "
-                                f"{sympy.sstr(term / (1 + a * y))}")
+    wherever the term appears (both ends of the flow); saturation in the catalyst (``I``) first."""
+    out = []
+    for term, y_name in _mass_action_terms(model):
+        y = symbol(y_name)
+        a = symbol(fresh_name("a", _taken(model)))
+        rhs = {}
+        for s in model.states:
+            new_terms = []
+            for t in _terms(model.rhs[s]):
+                ratio = sympy.simplify(t / term)
+                new_terms.append(t / (1 + a * y) if ratio.is_number else t)
+            rhs[s] = sympy.Add(*new_terms)
+        out.append(_rebuild(model, rhs, f"mass action {sympy.sstr(term)} saturating in {y_name}: "
+                                        f"{sympy.sstr(term / (1 + a * y))}"))
+    return out
 
 
 def _rate_names(taken: set[str]) -> tuple[str, str]:
@@ -231,32 +270,34 @@ def _rate_names(taken: set[str]) -> tuple[str, str]:
     return a, fresh_name("kq", taken | {a})
 
 
-def _add_compartment(model: ODEModel, problem: Problem, rng: np.random.Generator) -> ODEModel:
+def _add_compartment(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """A peripheral compartment exchanging with an observed state: pharmacokinetics (and PK-PD, or a problem of no
     stated domain with doses) only; a disease score, a tumour size or a count of people has no tissue to distribute
     into."""
     if not (problem.domain in ("pk", "pd") or (problem.domain is None and problem.dose_targets)):
-        raise _Skip
+        return []
     observed = [s for s in model.states if any(symbol(s) in e.free_symbols for e in model.observables.values())]
-    pool = observed or list(model.states)
-    state = pool[int(rng.integers(len(pool)))]
-    taken = _taken(model)
-    new_state = fresh_name("peripheral", taken)
-    kout, kback = _rate_names(taken | {new_state})
-    x, p = symbol(state), symbol(new_state)
-    k1, k2 = symbol(kout), symbol(kback)
-    rhs = dict(model.rhs)
-    rhs[state] = rhs[state] - k1 * x + k2 * p
-    rhs[new_state] = k1 * x - k2 * p
-    return _rebuild(model, rhs, f"added a compartment {new_state} exchanging with {state} ({kout}, {kback})",
-                    states=(*model.states, new_state))
+    out = []
+    for state in observed or list(model.states):
+        taken = _taken(model)
+        new_state = fresh_name("peripheral", taken)
+        kout, kback = _rate_names(taken | {new_state})
+        x, p = symbol(state), symbol(new_state)
+        k1, k2 = symbol(kout), symbol(kback)
+        rhs = dict(model.rhs)
+        rhs[state] = rhs[state] - k1 * x + k2 * p
+        rhs[new_state] = k1 * x - k2 * p
+        out.append(_rebuild(model, rhs, f"added a compartment {new_state} exchanging with {state} ({kout}, {kback})",
+                            states=(*model.states, new_state)))
+    return out
 
 
-_OPS: dict[str, Callable[[ODEModel, Problem, np.random.Generator], ODEModel]] = {
+_OPS: dict[str, Callable[[ODEModel, Problem], list[ODEModel]]] = {
     "add_loss": _add_loss,
     "add_flow": _add_flow,
     "remove_term": _remove_term,
     "saturable": _saturable,
+    "add_saturable_loss": _add_saturable_loss,
     "capacity": _capacity,
     "saturating_mass_action": _saturating_mass_action,
     "add_compartment": _add_compartment,
@@ -264,28 +305,62 @@ _OPS: dict[str, Callable[[ODEModel, Problem, np.random.Generator], ODEModel]] = 
 MUTATIONS: tuple[str, ...] = tuple(_OPS)
 """Names of the mutation operators."""
 
+_TIERS: dict[str | None, tuple[tuple[str, ...], ...]] = {
+    # the extensions a modeller of each domain tries first on a structure that does not fit: saturable elimination
+    # and a peripheral compartment in PK; a saturable or lost drug effect in PD; saturating incidence and waning
+    # immunity in epidemics; a capacity and a saturable kill for growth; a plateau or a loss for a disease score
+    "pk": (("saturable", "add_compartment"), ("add_saturable_loss", "add_loss", "add_flow", "remove_term")),
+    "pd": (("saturable", "add_loss"), ("add_saturable_loss", "add_flow", "remove_term", "add_compartment")),
+    "epidemic": (("saturating_mass_action", "add_flow"), ("add_loss", "remove_term", "saturable")),
+    "growth": (("capacity", "add_saturable_loss"), ("add_loss", "saturable", "remove_term")),
+    "progression": (("capacity", "add_loss"), ("saturable", "add_saturable_loss", "remove_term")),
+}
+"""Operator priority per domain: every variant of a tier's operators comes before the next tier's (the operators
+of a tier take turns, in a seeded order); operators in no tier come last."""
+
+
+def _ordered_operators(ops: tuple[str, ...], domain: str | None, rng: np.random.Generator,
+                       prioritise: bool) -> list[list[str]]:
+    """``ops`` in tiers (each tier in a seeded random order)."""
+    tiers = [list(t) for t in _TIERS.get(domain, ())] if prioritise else []
+    tiers = [[o for o in t if o in ops] for t in tiers]
+    rest = [o for o in ops if not any(o in t for t in tiers)]
+    out = []
+    for tier in [*tiers, rest]:
+        if tier:
+            out.append([tier[i] for i in rng.permutation(len(tier))])
+    return out
+
 
 def mutate(model: ODEModel, problem: Problem, rng: np.random.Generator, n: int = 1, *,
            operators: tuple[str, ...] | None = None, exclude: Collection[str] = (), max_parameters: int = 12,
-           max_complexity: int = 200) -> list[ODEModel]:
+           max_complexity: int = 200, prioritise: bool = True) -> list[ODEModel]:
     """Up to ``n`` valid mutants of ``model`` with structures different from it and from each other.
+
+    The operators come in the domain's order of priority (:data:`_TIERS`): the operators of the first tier take
+    turns (one variant each, then the next), until their variants are used up, then the next tier. An operator's
+    variants come in its own order of preference (observed states first; saturation in the catalyst first).
 
     Parameters
     ----------
     model
         The structure to mutate.
     problem
-        The problem (mutants must pass :func:`~cohortode.propose.validate_model` for it).
+        The problem (mutants must pass :func:`~cohortode.propose.validate_model` for it; its ``domain`` orders the
+        operators).
     rng
         Source of every random choice.
     n
         Number of mutants wanted; fewer come back when fewer valid new structures are found.
     operators
-        Names from :data:`MUTATIONS` to draw from (default: all, equally likely).
+        Names from :data:`MUTATIONS` to draw from (default: all).
     exclude
         Structure hashes not to return (structures already tried).
     max_parameters, max_complexity
         Limits passed to the validation.
+    prioritise
+        Order the operators by the domain's priorities; ``False``: one tier in a random order, and each operator's
+        variants in a random order too (random search).
 
     Returns
     -------
@@ -301,21 +376,30 @@ def mutate(model: ODEModel, problem: Problem, rng: np.random.Generator, n: int =
         raise ValueError(f"unknown mutation operator(s) {unknown}; choose from {MUTATIONS}")
     out: list[ODEModel] = []
     seen = {model.structure_hash, *exclude}
-    for _ in range(max(1, n) * 12):
+    for tier in _ordered_operators(ops, problem.domain, rng, prioritise):
+        variants: dict[str, list[ODEModel]] = {}
+        for op in tier:
+            try:
+                found = _OPS[op](model, problem)
+            except ModelSpecError:
+                found = []
+            variants[op] = found if prioritise else [found[i] for i in rng.permutation(len(found))]
+        depth = 0
+        while len(out) < n and any(depth < len(v) for v in variants.values()):
+            for op in tier:
+                if len(out) >= n or depth >= len(variants[op]):
+                    continue
+                mutant = variants[op][depth]
+                h = mutant.structure_hash
+                if h in seen:
+                    continue
+                seen.add(h)
+                try:
+                    validate_model(mutant, problem, max_parameters=max_parameters, max_complexity=max_complexity)
+                except CandidateRejected:
+                    continue
+                out.append(mutant)
+            depth += 1
         if len(out) >= n:
             break
-        op = ops[int(rng.integers(len(ops)))]
-        try:
-            mutant = _OPS[op](model, problem, rng)
-        except (_Skip, ModelSpecError):
-            continue
-        h = mutant.structure_hash
-        if h in seen:
-            continue
-        seen.add(h)
-        try:
-            validate_model(mutant, problem, max_parameters=max_parameters, max_complexity=max_complexity)
-        except CandidateRejected:
-            continue
-        out.append(mutant)
     return out
