@@ -109,3 +109,21 @@ def test_proposed_candidates_are_copies(problem, proposer):
     a = proposer.propose(problem, k=2, seed=0)
     a[0].log_prior = -1.0
     assert proposer.propose(problem, k=2, seed=0)[0].log_prior is None
+
+
+def test_compositions_next_to_the_best_one_come_first(problem, proposer):
+    """Once a composition is scored, the untried compositions one block away from it (two compartments, saturable
+    elimination, transit absorption next to the one-compartment structure) come before simpler unrelated ones."""
+    first = proposer.propose(problem, k=100, seed=0)
+    expert = next(c for c in first if c.mechanism == EXPERT)
+    others = [c for c in first if c.mechanism != EXPERT]
+    # the expert structure is the best; a simpler structure that shares no block with it was tried too
+    feedback = Feedback(best=(ScoredStructure.from_model(expert.model, -10.0),
+                              ScoredStructure.from_model(others[0].model, -30.0)),
+                        tried=("\n".join(expert.model.equations()), "\n".join(others[0].model.equations())))
+    cands = [c for c in proposer.propose(problem, feedback, k=100, seed=3) if c.source == "motif"]
+    distance = [len(set(c.mechanism) ^ set(EXPERT)) for c in cands]
+    assert distance == sorted(distance) and distance[0] == 2
+    # without a scored composition the order is by parameters alone
+    plain = [c for c in proposer.propose(problem, Feedback(tried=feedback.tried), k=100, seed=3)]
+    assert [len(c.model.parameters) for c in plain] == sorted(len(c.model.parameters) for c in plain)

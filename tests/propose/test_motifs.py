@@ -290,6 +290,13 @@ def test_mass_action_saturates_in_the_catalyst_first(problems):
         assert any("saturating in I" in m.description for m in two), seed
 
 
+def test_an_incidence_that_saturates_already_is_not_saturated_again(problems):
+    problem = problems["synthetic_sir_outbreak"]
+    parent = default_library().build(problem, EXPERT["synthetic_sir_outbreak"])
+    (once,) = mutate(parent, problem, np.random.default_rng(0), n=1, operators=("saturating_mass_action",))
+    assert mutate(once, problem, np.random.default_rng(0), n=2, operators=("saturating_mass_action",)) == []
+
+
 def test_domain_priorities_order_the_mutations(problems):
     """A one-compartment oral PK structure is first extended by saturable elimination and a peripheral compartment,
     then by saturable absorption; a growth law first by a capacity or a saturable kill."""

@@ -174,11 +174,24 @@ class MotifProposer(Proposer):
             parents = parents + produced
         return out
 
+    def _best_composition(self, pool: list[tuple[Candidate, str]], feedback: Feedback | None,
+                          problem: Problem) -> tuple[str, ...] | None:
+        """The blocks of the best-scored structure of ``feedback`` that is a library composition (``None``: none)."""
+        if feedback is None or not feedback.best:
+            return None
+        mechanisms = {h: c.mechanism for c, h in pool}
+        for scored in feedback.ranked():
+            h = scored.structure_hash or self._hash_of_text("\n".join(scored.equations), problem.covariates)
+            if h in mechanisms:
+                return mechanisms[h]
+        return None
+
     # -------------------------------------------------------------------------------------------------- API
     def propose(self, problem: Problem, feedback: Feedback | None = None, k: int = 16, *,
                 seed: int = 0) -> list[Candidate]:
-        """Up to ``k`` valid, new candidates: untried compositions (fewest parameters first, ties in a seeded
-        random order) and mutations of the best structures of ``feedback``, alternating (a mutation first), so that a
+        """Up to ``k`` valid, new candidates: untried compositions (once a composition is scored, those nearest the
+        best-scored composition first, in blocks; then fewest parameters first; ties in a seeded random order) and
+        mutations of the best structures of ``feedback``, alternating (a mutation first), so that a
         caller who takes only the first few (the discovery loop, when the language model fills the rest of a round)
         gets both.
 
@@ -198,9 +211,11 @@ class MotifProposer(Proposer):
         rng = np.random.default_rng(seed)
         pool = self._valid_compositions(problem)
         hashes = self._seen(problem, feedback)
+        anchor = self._best_composition(pool, feedback, problem)
         pool = [(c, h) for c, h in pool if h not in hashes]
         ties = rng.permutation(len(pool))
-        order = sorted(range(len(pool)), key=lambda i: (len(pool[i][0].model.parameters), int(ties[i])))
+        order = sorted(range(len(pool)), key=lambda i: (_distance(pool[i][0].mechanism, anchor),
+                                                        len(pool[i][0].model.parameters), int(ties[i])))
         pool = [pool[i] for i in order]
         has_best = feedback is not None and bool(feedback.best)
         reserved = int(round(self.mutation_share * k)) if has_best else 0
@@ -214,6 +229,14 @@ class MotifProposer(Proposer):
             extra = [c for c, h in pool[k - reserved:] if h not in hashes]
             chosen += [replace(c) for c in extra[: k - len(chosen) - len(mutants)]]
         return _alternate(mutants, chosen)
+
+
+def _distance(mechanism: tuple[str, ...], anchor: tuple[str, ...] | None) -> int:
+    """Blocks in one composition and not in the other (0 without an anchor): compositions one block away from the best
+    so far (SEIR next to SIR, two compartments next to one) come before the rest."""
+    if anchor is None:
+        return 0
+    return len(set(mechanism) ^ set(anchor))
 
 
 def _alternate(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:

@@ -224,7 +224,9 @@ def _mass_action_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
             powers = term.as_powers_dict()
             pair = [x for x in states if powers.get(x) == 1]
             others = term.free_symbols & states - set(pair)
-            if len(pair) != 2 or others:
+            # a state inside another factor (an incidence that saturates already) is not plain mass action
+            nested = any(b not in states and b.free_symbols & states for b in powers)
+            if len(pair) != 2 or others or nested:
                 continue
             canonical = -term if term.could_extract_minus_sign() else term
             for x in sorted(pair, key=lambda x: (not _gains(model, x.name, canonical), str(x))):
