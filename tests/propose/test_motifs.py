@@ -375,3 +375,20 @@ def test_shared_benchmark_problems_offer_their_expert_mechanism():
     for b in bench.benchmark_problems(with_data=False):
         comps = lib.compositions(b.problem)
         assert b.expert in comps and 9 <= len(comps) <= 40, b.name
+
+
+def test_saturable_kinetics_prefer_elimination_then_absorption_then_distribution(problems):
+    problem = problems["theophylline"]
+    two = default_library().build(problem, ("first_order_absorption", "two_compartment", "linear_elimination"))
+    texts = [" ".join(m.equations()) for m in mutate(two, problem, np.random.default_rng(0), n=4,
+                                                     operators=("saturable",))]
+    assert len(texts) == 4  # ka*depot, ke*central, k12*central, k21*peripheral
+    assert "Vmax*central/(Km + central)" in texts[0] and "ke" not in texts[0]
+    assert "Vmax*depot/(Km + depot)" in texts[1]
+    # the flows between central and peripheral come last
+    assert all("k12" not in t or "k21" not in t for t in texts[2:])
+    # an operator whose first variant was tried already gives its next one in its turn
+    tried = mutate(two, problem, np.random.default_rng(0), n=1, operators=("saturable",))
+    (nxt,) = mutate(two, problem, np.random.default_rng(0), n=1, operators=("saturable",),
+                    exclude={tried[0].structure_hash})
+    assert "Vmax*depot/(Km + depot)" in " ".join(nxt.equations())

@@ -166,12 +166,25 @@ def _linear_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
     return found
 
 
+def _kinetics_rank(model: ODEModel, problem: Problem, rate: sympy.Expr, x_name: str) -> int:
+    """Order of preference of a linear term for saturation: an elimination (a loss that enters no other state) of an
+    observed state, then a flow out of a dosed state (absorption), then other eliminations, then flows between
+    states (distribution)."""
+    x = symbol(x_name)
+    enters = any(s != x_name and any(sympy.simplify(t - rate * x) == 0 for t in _terms(model.rhs[s]))
+                 for s in model.states)
+    observed = any(x in e.free_symbols for e in model.observables.values())
+    if not enters:
+        return 0 if observed else 2
+    return 1 if x_name in problem.dose_targets else 3
+
+
 def _saturable(model: ODEModel, problem: Problem) -> list[ODEModel]:
-    """Linear kinetics ``rate*x`` -> ``Vmax*x/(Km + x)``; terms of observed states first (saturable elimination
-    is met more often than saturable absorption)."""
+    """Linear kinetics ``rate*x`` -> ``Vmax*x/(Km + x)``: eliminations of observed states first, then absorption
+    (a flow out of a dosed state), then other losses, then distribution (saturable elimination is met more often
+    than saturable absorption, and both more often than saturable distribution)."""
     options = _linear_terms(model)
-    order = _observed_first(model, list(dict.fromkeys(x for _, x in options)))
-    options = sorted(options, key=lambda o: order.index(o[1]))
+    options = sorted(options, key=lambda o: _kinetics_rank(model, problem, *o))
     out = []
     for rate, x_name in options:
         x = symbol(x_name)
@@ -340,7 +353,8 @@ def mutate(model: ODEModel, problem: Problem, rng: np.random.Generator, n: int =
     """Up to ``n`` valid mutants of ``model`` with structures different from it and from each other.
 
     The operators come in the domain's order of priority (:data:`_TIERS`): the operators of the first tier take
-    turns (one variant each, then the next), until their variants are used up, then the next tier. An operator's
+    turns (in its turn, an operator gives its next variant that is new and valid), until their variants are used up,
+    then the next tier. An operator's
     variants come in its own order of preference (observed states first; saturation in the catalyst first).
 
     Parameters
@@ -386,22 +400,23 @@ def mutate(model: ODEModel, problem: Problem, rng: np.random.Generator, n: int =
             except ModelSpecError:
                 found = []
             variants[op] = found if prioritise else [found[i] for i in rng.permutation(len(found))]
-        depth = 0
-        while len(out) < n and any(depth < len(v) for v in variants.values()):
+        # the operators take turns; in its turn an operator gives its next variant that is new and valid
+        pending = {op: list(v) for op, v in variants.items()}
+        while len(out) < n and any(pending.values()):
             for op in tier:
-                if len(out) >= n or depth >= len(variants[op]):
-                    continue
-                mutant = variants[op][depth]
-                h = mutant.structure_hash
-                if h in seen:
-                    continue
-                seen.add(h)
-                try:
-                    validate_model(mutant, problem, max_parameters=max_parameters, max_complexity=max_complexity)
-                except CandidateRejected:
-                    continue
-                out.append(mutant)
-            depth += 1
+                while len(out) < n and pending[op]:
+                    mutant = pending[op].pop(0)
+                    h = mutant.structure_hash
+                    if h in seen:
+                        continue
+                    seen.add(h)
+                    try:
+                        validate_model(mutant, problem, max_parameters=max_parameters,
+                                       max_complexity=max_complexity)
+                    except CandidateRejected:
+                        continue
+                    out.append(mutant)
+                    break
         if len(out) >= n:
             break
     return out
