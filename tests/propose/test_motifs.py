@@ -257,7 +257,7 @@ def test_each_mutation_operator(problems):
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
     assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "add_saturable_loss", "capacity",
-                              "saturating_mass_action", "add_compartment"}
+                              "sigmoid", "saturating_mass_action", "add_compartment"}
     # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
     assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
 
@@ -392,3 +392,27 @@ def test_saturable_kinetics_prefer_elimination_then_absorption_then_distribution
     (nxt,) = mutate(two, problem, np.random.default_rng(0), n=1, operators=("saturable",),
                     exclude={tried[0].structure_hash})
     assert "Vmax*depot/(Km + depot)" in " ".join(nxt.equations())
+
+
+def test_sigmoid_turns_an_asymptotic_progression_into_a_logistic_one():
+    """``k*(Smax - x)`` -> ``k*x*(1 - x/Smax)``: in a progression problem it is among the first two mutations of the
+    asymptotic structure, whatever the seed, and it is the logistic law of the recovery suite up to renaming."""
+    t = np.array([0, 6, 12, 18, 24, 30, 36, 48.0])
+    cohort = _fake("progression", "score", t, [5, 9, 16, 27, 41, 55, 65, 75])
+    problem = Problem.from_cohort(cohort, name="progression", states=["score"], observables={"score": "score"},
+                                  domain="progression")
+    lib = default_library()
+    asymptotic = lib.build(problem, ("asymptotic_progression", "no_treatment_effect"))
+    (sigmoid,) = mutate(asymptotic, problem, np.random.default_rng(0), n=1, operators=("sigmoid",))
+    truth = ODEModel(("score",), {"score": "a*score*(1 - score/smax)"}, {"score": "score"}, None,
+                     {"score": "score0"})
+    assert sigmoid.structure_hash == truth.structure_hash
+    assert "plateau Smax became sigmoid" in sigmoid.description
+    for seed in range(4):
+        two = mutate(asymptotic, problem, np.random.default_rng(seed), n=2)
+        assert any(m.structure_hash == truth.structure_hash for m in two), seed
+    # a constant rate has no plateau, and a state that starts at 0 would stay there
+    linear = lib.build(problem, ("linear_progression", "no_treatment_effect"))
+    assert mutate(linear, problem, np.random.default_rng(0), n=1, operators=("sigmoid",)) == []
+    from_zero = ODEModel(("score",), {"score": "k*(Smax - score)"}, {"score": "score"})
+    assert mutate(from_zero, problem, np.random.default_rng(0), n=1, operators=("sigmoid",)) == []

@@ -1,5 +1,5 @@
 """Local mutations of a structure: add or remove a term, linear -> saturable kinetics, an added saturable loss, a
-capacity on self-growth, saturating mass action (incidence), add a compartment.
+capacity on self-growth, an approach to a plateau made sigmoid, saturating mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
 keeps only results that pass :func:`~cohortode.propose.validate_model` and whose structure is new.
@@ -226,6 +226,40 @@ def _capacity(model: ODEModel, problem: Problem) -> list[ODEModel]:
     return out
 
 
+def _sigmoid(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    """An approach to a plateau made sigmoid: ``d(x)/dt = k*(P - x)`` (fast at first, then levelling off) becomes
+    ``k*x*(1 - x/P)`` (slow, accelerating, then levelling off at the same plateau), the asymptotic and logistic
+    models of disease progression and growth. Applies where terms of ``d(x)/dt`` free of other states and of time add
+    up to ``a - b*x`` with the plateau ``a/b`` a single parameter (all such terms, or failing that those without a
+    covariate: a treatment that scales the rate stays in ``b``, a separate treatment effect stays as it is), and ``x``
+    starts away from 0 (a logistic state that starts at 0 stays there)."""
+    params = {symbol(p) for p in model.parameter_names}
+    covariates = {symbol(c) for c in model.covariates}
+    out = []
+    for state in model.states:
+        x = symbol(state)
+        if model.initial.get(state, sympy.Integer(0)) == 0:
+            continue
+        others = {symbol(s) for s in model.states if s != state} | {symbol(TIME)}
+        linear = [t for t in _terms(model.rhs[state]) if not t.free_symbols & others
+                  and sympy.expand(t).is_polynomial(x) and sympy.degree(sympy.expand(t), x) <= 1]
+        for chosen in (linear, [t for t in linear if not t.free_symbols & covariates]):
+            if not chosen:
+                continue
+            poly = sympy.Poly(sympy.expand(sympy.Add(*chosen)), x)
+            b, a = -poly.coeff_monomial(x), poly.coeff_monomial(1)
+            if a == 0 or b == 0 or b.could_extract_minus_sign() or sympy.simplify(a / b) not in params:
+                continue
+            plateau = sympy.simplify(a / b)
+            sigmoid = sympy.factor(b) * x * (1 - x / plateau)
+            rhs = dict(model.rhs)
+            rhs[state] = model.rhs[state] - sympy.Add(*chosen) + sigmoid
+            out.append(_rebuild(model, rhs, f"the approach of {state} to the plateau {plateau} became sigmoid "
+                                            f"(logistic): {sympy.sstr(sigmoid)}"))
+            break
+    return out
+
+
 def _mass_action_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
     """``(term, state)`` for every term ``rate*x*y`` of two different states (``rate`` free of states), once per state
     of the product: the catalyst first (the state whose own equation gains the term, as ``I`` gains ``beta*S*I``),
@@ -314,6 +348,7 @@ _OPS: dict[str, Callable[[ODEModel, Problem], list[ODEModel]]] = {
     "saturable": _saturable,
     "add_saturable_loss": _add_saturable_loss,
     "capacity": _capacity,
+    "sigmoid": _sigmoid,
     "saturating_mass_action": _saturating_mass_action,
     "add_compartment": _add_compartment,
 }
@@ -323,12 +358,12 @@ MUTATIONS: tuple[str, ...] = tuple(_OPS)
 _TIERS: dict[str | None, tuple[tuple[str, ...], ...]] = {
     # the extensions a modeller of each domain tries first on a structure that does not fit: saturable elimination
     # and a peripheral compartment in PK; a saturable or lost drug effect in PD; saturating incidence and waning
-    # immunity in epidemics; a capacity and a saturable kill for growth; a plateau or a loss for a disease score
+    # immunity in epidemics; a capacity and a saturable kill for growth; a capacity, a sigmoid onset or a loss for a disease score
     "pk": (("saturable", "add_compartment"), ("add_saturable_loss", "add_loss", "add_flow", "remove_term")),
     "pd": (("saturable", "add_loss"), ("add_saturable_loss", "add_flow", "remove_term", "add_compartment")),
     "epidemic": (("saturating_mass_action", "add_flow"), ("add_loss", "remove_term", "saturable")),
-    "growth": (("capacity", "add_saturable_loss"), ("add_loss", "saturable", "remove_term")),
-    "progression": (("capacity", "add_loss"), ("saturable", "add_saturable_loss", "remove_term")),
+    "growth": (("capacity", "add_saturable_loss"), ("sigmoid", "add_loss", "saturable", "remove_term")),
+    "progression": (("capacity", "sigmoid", "add_loss"), ("saturable", "add_saturable_loss", "remove_term")),
 }
 """Operator priority per domain: every variant of a tier's operators comes before the next tier's (the operators
 of a tier take turns, in a seeded order); operators in no tier come last."""
