@@ -257,7 +257,7 @@ def test_each_mutation_operator(problems):
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
     assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "add_saturable_loss", "capacity",
-                              "sigmoid", "saturating_mass_action", "add_compartment"}
+                              "sigmoid", "linear_kinetics", "saturating_mass_action", "add_compartment"}
     # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
     assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
 
@@ -416,3 +416,27 @@ def test_sigmoid_turns_an_asymptotic_progression_into_a_logistic_one():
     assert mutate(linear, problem, np.random.default_rng(0), n=1, operators=("sigmoid",)) == []
     from_zero = ODEModel(("score",), {"score": "k*(Smax - score)"}, {"score": "score"})
     assert mutate(from_zero, problem, np.random.default_rng(0), n=1, operators=("sigmoid",)) == []
+
+
+def test_linear_kinetics_undo_a_saturation_at_both_ends_of_a_flow(problems):
+    """``Vmax*x/(Km + x)`` -> ``k*x``: a two-compartment structure with Michaelis-Menten elimination becomes the linear
+    two-compartment one; a saturable absorption becomes first order in the depot and in the central state alike; and
+    in PK it is among the first mutations of a structure with saturable elimination, whatever the seed."""
+    problem = problems["theophylline"]
+    parent = default_library().build(problem, EXPERT["theophylline"])
+    (compartment,) = mutate(parent, problem, np.random.default_rng(0), n=1, operators=("add_compartment",))
+    # the first saturation of linear kinetics is the elimination of the observed state
+    (saturated,) = mutate(compartment, problem, np.random.default_rng(0), n=1, operators=("saturable",))
+    assert "Vmax" in str(saturated.rhs["central"]) and "Vmax" not in str(saturated.rhs["peripheral"])
+    (linear,) = mutate(saturated, problem, np.random.default_rng(0), n=1, operators=("linear_kinetics",))
+    assert linear.structure_hash == compartment.structure_hash
+    assert "saturable -> linear kinetics" in linear.description
+    for seed in range(4):
+        three = mutate(saturated, problem, np.random.default_rng(seed), n=3)
+        assert compartment.structure_hash in {m.structure_hash for m in three}, seed
+    (absorption,) = [m for m in mutate(parent, problem, np.random.default_rng(0), n=4, operators=("saturable",))
+                     if "Km + depot" in " ".join(m.equations())]
+    (back,) = mutate(absorption, problem, np.random.default_rng(0), n=1, operators=("linear_kinetics",))
+    assert back.structure_hash == parent.structure_hash
+    assert sympy.simplify(back.rhs["depot"] + back.rhs["central"] - parent.rhs["depot"] - parent.rhs["central"]) == 0
+    assert mutate(parent, problem, np.random.default_rng(0), n=1, operators=("linear_kinetics",)) == []

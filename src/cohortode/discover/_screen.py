@@ -228,7 +228,6 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
             fit = cohortode.fit(model, data, method="laplace", engine=settings.engine, error=settings.error,
                                 n_starts=settings.screen_starts, laplace_draws_n=settings.screen_draws, seed=seed,
                                 warn=False, **extra)
-            loo = fit.loo(warn=False)
     except FloatingPointError as exc:
         return _rejected(h, f"no finite posterior density at any MAP start (exploding or NaN solutions): {exc}",
                          start)
@@ -239,6 +238,13 @@ def screen_structure(model: Any, data: Any, *, settings: Any, seed: int,
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" (in {last.name})" if last is not None else ""
         return _rejected(h, f"screening failed{where}: {type(exc).__name__}: {exc}", start)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = fit.loo(warn=False)
+    except Exception as exc:  # noqa: BLE001 - as above
+        detail = str(exc) if isinstance(exc, FloatingPointError) else f"{type(exc).__name__}: {exc}"
+        return _rejected(h, f"PSIS-LOO on the Laplace draws failed: {detail}", start)
     elpd = float(loo.elpd_loo)
     if not math.isfinite(elpd):
         return _rejected(h, "PSIS-LOO on the Laplace draws is not finite (solutions NaN or exploding at "

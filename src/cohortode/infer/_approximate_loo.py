@@ -33,6 +33,9 @@ import arviz as az
 
 __all__ = ["approximate_posterior_loo"]
 
+_MIN_DRAWS = 10
+"""Fewest finite draws for Pareto smoothing (arviz fits the tail to at least a few of them)."""
+
 
 def approximate_posterior_loo(log_likelihood: np.ndarray, log_posterior: np.ndarray,
                               log_proposal: np.ndarray) -> az.ELPDData:
@@ -56,8 +59,10 @@ def approximate_posterior_loo(log_likelihood: np.ndarray, log_posterior: np.ndar
     correction = np.asarray(log_posterior, dtype=float) - np.asarray(log_proposal, dtype=float)
     n_draws, n_rows = ll.shape
     finite = np.isfinite(correction) & np.all(np.isfinite(ll), axis=1)
-    if not np.any(finite):
-        raise FloatingPointError("no draw of the approximation has a finite posterior density and likelihood")
+    if np.count_nonzero(finite) < _MIN_DRAWS:
+        raise FloatingPointError(f"only {np.count_nonzero(finite)} of {n_draws} draws of the approximation have a "
+                                 f"finite posterior density and likelihood (at least {_MIN_DRAWS} needed to smooth "
+                                 "the importance weights): the solutions fail over most of the approximate posterior")
     ll, correction = ll[finite], correction[finite]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz's generic Pareto k notice; k is returned per row

@@ -1,4 +1,4 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics, an added saturable loss, a
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics and back, an added saturable loss, a
 capacity on self-growth, an approach to a plateau made sigmoid, saturating mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
@@ -205,6 +205,50 @@ def _saturable(model: ODEModel, problem: Problem) -> list[ODEModel]:
     return out
 
 
+def _saturable_terms(model: ODEModel) -> list[tuple[sympy.Expr, str, sympy.Expr, sympy.Expr]]:
+    """``(kinetics, x, vmax, km)`` for every Michaelis-Menten term ``±vmax*x/(km + x)`` of the right-hand sides
+    (``vmax`` a product of parameters, ``km`` one parameter), once per distinct kinetics."""
+    params = {symbol(p) for p in model.parameter_names}
+    found: list[tuple[sympy.Expr, str, sympy.Expr, sympy.Expr]] = []
+    for s in model.states:
+        for term in _terms(model.rhs[s]):
+            numer, denom = sympy.fraction(sympy.together(term))
+            for x_name in model.states:
+                x = symbol(x_name)
+                km = sympy.expand(denom - x)
+                if km not in params:
+                    continue
+                number, vmax = sympy.cancel(numer / x).as_coeff_Mul()
+                if not vmax.free_symbols or not vmax.free_symbols <= params or km in vmax.free_symbols:
+                    continue
+                kinetics = vmax * x / (km + x)
+                if all(sympy.simplify(kinetics - f[0]) != 0 for f in found):
+                    found.append((kinetics, x_name, vmax, km))
+    return found
+
+
+def _linear_kinetics(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    """Michaelis-Menten kinetics ``Vmax*x/(Km + x)`` -> first-order ``k*x`` (its limit for ``x`` well below
+    ``Km``), wherever the term appears (both ends of a flow): the simpler structure a modeller checks when the
+    saturation may not be needed; eliminations of observed states first, as for :func:`_saturable`."""
+    ranked = sorted((_kinetics_rank(model, problem, o[0] / symbol(o[1]), o[1]), i, o)
+                    for i, o in enumerate(_saturable_terms(model)))
+    out = []
+    for rank, _, (kinetics, x_name, vmax, km) in ranked:
+        x = symbol(x_name)
+        k = symbol(fresh_name({0: "ke", 1: "ka", 2: "kel"}.get(rank, "k"), _taken(model)))
+        rhs = {}
+        for s in model.states:
+            new_terms = []
+            for term in _terms(model.rhs[s]):
+                ratio = sympy.simplify(term / kinetics)
+                new_terms.append(ratio * k * x if ratio.is_number else term)
+            rhs[s] = sympy.Add(*new_terms)
+        out.append(_rebuild(model, rhs, f"saturable -> linear kinetics: {sympy.sstr(kinetics)} became "
+                                        f"{sympy.sstr(k * x)}"))
+    return out
+
+
 def _self_growth_terms(model: ODEModel) -> list[tuple[str, sympy.Expr]]:
     """``(state, term)`` for every positive term ``rate*x`` of ``d(x)/dt`` (``rate`` a product of parameters)."""
     params = {symbol(p) for p in model.parameter_names}
@@ -346,6 +390,7 @@ _OPS: dict[str, Callable[[ODEModel, Problem], list[ODEModel]]] = {
     "add_flow": _add_flow,
     "remove_term": _remove_term,
     "saturable": _saturable,
+    "linear_kinetics": _linear_kinetics,
     "add_saturable_loss": _add_saturable_loss,
     "capacity": _capacity,
     "sigmoid": _sigmoid,
@@ -357,12 +402,16 @@ MUTATIONS: tuple[str, ...] = tuple(_OPS)
 
 _TIERS: dict[str | None, tuple[tuple[str, ...], ...]] = {
     # the extensions a modeller of each domain tries first on a structure that does not fit: saturable elimination
-    # and a peripheral compartment in PK; a saturable or lost drug effect in PD; saturating incidence and waning
-    # immunity in epidemics; a capacity and a saturable kill for growth; a capacity, a sigmoid onset or a loss for a disease score
-    "pk": (("saturable", "add_compartment"), ("add_saturable_loss", "add_loss", "add_flow", "remove_term")),
-    "pd": (("saturable", "add_loss"), ("add_saturable_loss", "add_flow", "remove_term", "add_compartment")),
+    # and a peripheral compartment in PK (and, where kinetics saturate, whether they need to); a saturable or lost
+    # drug effect in PD; saturating incidence and waning immunity in epidemics; a capacity and a saturable kill for
+    # growth; a capacity, a sigmoid onset or a loss for a disease score
+    "pk": (("saturable", "add_compartment", "linear_kinetics"),
+           ("add_saturable_loss", "add_loss", "add_flow", "remove_term")),
+    "pd": (("saturable", "add_loss"),
+           ("add_saturable_loss", "linear_kinetics", "add_flow", "remove_term", "add_compartment")),
     "epidemic": (("saturating_mass_action", "add_flow"), ("add_loss", "remove_term", "saturable")),
-    "growth": (("capacity", "add_saturable_loss"), ("sigmoid", "add_loss", "saturable", "remove_term")),
+    "growth": (("capacity", "add_saturable_loss"),
+               ("sigmoid", "add_loss", "saturable", "linear_kinetics", "remove_term")),
     "progression": (("capacity", "sigmoid", "add_loss"), ("saturable", "add_saturable_loss", "remove_term")),
 }
 """Operator priority per domain: every variant of a tier's operators comes before the next tier's (the operators
