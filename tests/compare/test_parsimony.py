@@ -82,3 +82,17 @@ def test_discovery_comparison_leaves_out_the_richer_structure_on_the_one_compart
     assert [m.name for m in ensemble.members] == ["onecomp"]
     weighed, _ = compare_final(fits, parsimony=False)
     assert (weighed["left_out"] == "").all() and weighed["weight_pseudo_bma"].gt(0).all()
+
+
+def test_a_richer_structure_better_by_less_than_one_is_left_out_even_with_a_small_standard_error():
+    """Near-identical predictions have a small standard error of their difference too: a richer structure better by
+    0.4 on the sum, with a standard error of 0.1, is left out by the floor and kept by the plain rule."""
+    rng = np.random.default_rng(3)
+    simple = rng.normal(-1.0, 0.3, 12)
+    steady = simple + 0.4 / 12 + rng.normal(0, 0.01, 12)
+    comp = _comparison({"simple": simple, "steady": steady}, {"simple": 8, "steady": 10})
+    diff, se = elpd_difference(comp, "steady", "simple")
+    assert 0.3 < diff < 0.5 and se < 0.2
+    out = parsimony_exclusions(comp)
+    assert list(out) == ["steady"] and "not above 1" in out["steady"]
+    assert parsimony_exclusions(comp, min_difference=0.0) == {}

@@ -131,8 +131,8 @@ def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = No
         Seed of the comparison.
     parsimony
         Leave out of the weights every structure that a structure with fewer parameters predicts as well (elpd_loo
-        within one standard error of the difference, :func:`cohortode.compare.parsimony_exclusions`); they keep
-        their row, with weight 0 and the reason in ``left_out``.
+        within one standard error of the difference, or within 1, :func:`cohortode.compare.parsimony_exclusions`);
+        they keep their row, with weight 0 and the reason in ``left_out``.
 
     Returns
     -------

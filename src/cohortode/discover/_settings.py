@@ -50,10 +50,10 @@ class Budget:
         Laplace draws can rank such an over-parameterised structure first. ``top_k`` and ``elpd_margin`` then apply
         to the structures that remain. After the NUTS fits, the second rule is applied again with the exact
         elpd_loo and its standard error: a structure enters the ensemble's weights only when it beats every fitted
-        structure with fewer parameters by more than the standard error of their elpd difference (the
-        one-standard-error rule, :func:`cohortode.compare.parsimony_exclusions`); the others keep their row in the
-        table, with weight 0 and the reason in ``left_out``. ``False`` refits by approximate elpd alone and weighs
-        every fitted structure.
+        structure with fewer parameters by more than the standard error of their elpd difference and by more
+        than 1 (the one-standard-error rule with a floor, :func:`cohortode.compare.parsimony_exclusions`); the
+        others keep their row in the table, with weight 0 and the reason in ``left_out``. ``False`` refits by
+        approximate elpd alone and weighs every fitted structure.
     occam_odds
         The odds ``C`` of the first rule (Madigan and Raftery suggest 20).
     """
