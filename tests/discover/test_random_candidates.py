@@ -74,4 +74,6 @@ def test_valid_random_candidates_are_screened_to_a_score_or_a_reason(limit):
     with default_executor() as pool:
         run_tasks(pool, tasks, done, timeout=settings.screen_timeout, restart=default_executor)
     assert len(tasks) == (limit or len(tasks)) >= 20 and set(outcomes) == {k for k, *_ in tasks}
-    assert sum(v == "scored" for v in outcomes.values()) >= 5
+    # most random structures shrink a growing tumour through sqrt(size) or size**2 to NaN and are rejected with that
+    # reason; 3 of these 20 are scored (since the sigmoid and linear-kinetics operators joined the draw)
+    assert sum(v == "scored" for v in outcomes.values()) >= 3
