@@ -127,3 +127,18 @@ def test_compositions_next_to_the_best_one_come_first(problem, proposer):
     # without a scored composition the order is by parameters alone
     plain = [c for c in proposer.propose(problem, Feedback(tried=feedback.tried), k=100, seed=3)]
     assert [len(c.model.parameters) for c in plain] == sorted(len(c.model.parameters) for c in plain)
+
+
+def test_a_richer_structure_that_scores_barely_better_is_mutated_after_the_simpler_one(problem, proposer):
+    """The structures mutated first are those the ensemble would keep: a richer structure ahead of a simpler one by
+    less than 1 (approximate elpd) comes after it; ahead by more, it leads."""
+    first = proposer.propose(problem, k=100, seed=0)
+    simple = next(c for c in first if c.mechanism == EXPERT)
+    rich = max(first, key=lambda c: len(c.model.parameters))
+    tried = tuple("\n".join(c.model.equations()) for c in first)
+    for rich_score, leader in ((-9.5, "-10"), (-8.5, "-8.5")):
+        feedback = Feedback(best=(ScoredStructure.from_model(simple.model, -10.0),
+                                  ScoredStructure.from_model(rich.model, rich_score)), tried=tried)
+        cands = proposer.propose(problem, feedback, k=1, seed=0)
+        assert cands[0].source == "mutation"
+        assert f"mutation of the structure with elpd_loo {leader})" in cands[0].description, cands[0].description

@@ -257,7 +257,7 @@ def test_each_mutation_operator(problems):
     added = mutate(parent, problem, rng, n=2, operators=("add_loss", "add_flow"))
     assert added and all(len(m.parameters) > len(parent.parameters) for m in added)
     assert set(MUTATIONS) == {"add_loss", "add_flow", "remove_term", "saturable", "add_saturable_loss", "capacity",
-                              "sigmoid", "linear_kinetics", "saturating_mass_action", "add_compartment"}
+                              "sigmoid", "linear_kinetics", "move_saturation", "saturating_mass_action", "add_compartment"}
     # theophylline has no self-growth term (ka*depot enters central, it is not central's own growth)
     assert mutate(parent, problem, rng, n=1, operators=("capacity",)) == []
 
@@ -440,3 +440,19 @@ def test_linear_kinetics_undo_a_saturation_at_both_ends_of_a_flow(problems):
     assert back.structure_hash == parent.structure_hash
     assert sympy.simplify(back.rhs["depot"] + back.rhs["central"] - parent.rhs["depot"] - parent.rhs["central"]) == 0
     assert mutate(parent, problem, np.random.default_rng(0), n=1, operators=("linear_kinetics",)) == []
+
+
+def test_saturation_moves_from_elimination_to_absorption(problems):
+    """One compartment with Michaelis-Menten elimination -> saturable absorption with first-order elimination (the
+    recovery suite's truth, up to renaming), the saturation's other target in PK order."""
+    problem = problems["theophylline"]
+    lib = default_library()
+    parent = lib.build(problem, EXPERT["theophylline"])
+    (mm,) = mutate(parent, problem, np.random.default_rng(0), n=1, operators=("saturable",))
+    moved = mutate(mm, problem, np.random.default_rng(0), n=3, operators=("move_saturation",))
+    truth = ODEModel(("depot", "central"), {"depot": "-Vabs*depot/(Kabs + depot)",
+                                            "central": "Vabs*depot/(Kabs + depot) - ke*central"},
+                     {"conc": "central/V"})
+    assert moved[0].structure_hash == truth.structure_hash
+    assert moved[0].description.startswith("saturation moved: Vmax*central/(Km + central) became central*ke")
+    assert mutate(parent, problem, np.random.default_rng(0), n=1, operators=("move_saturation",)) == []

@@ -41,7 +41,8 @@ class MotifProposer(Proposer):
     max_parameters, max_complexity
         Validation limits.
     n_best
-        How many of the best feedback structures to mutate.
+        How many of the best feedback structures to mutate (best score first, except that a structure scored within
+        :data:`PARSIMONY_MARGIN` of a structure with fewer parameters comes after the others).
     mutation_share
         Fraction of ``k`` reserved for mutations when the feedback has scored structures (0: mutations only fill
         what untried compositions leave).
@@ -141,12 +142,13 @@ class MotifProposer(Proposer):
                  hashes: set[str]) -> list[Candidate]:
         out: list[Candidate] = []
         parents = []
-        for scored in feedback.ranked()[: self.n_best]:
+        for scored in feedback.ranked():
             try:
                 model = model_from_equations(scored.equations, problem.covariates)
             except (ModelSpecError, ValueError):
                 continue
             parents.append((scored, model, "", scored.structure_hash or model.structure_hash))
+        parents = _parsimonious_order(parents)[: self.n_best]
         if not parents or want <= 0:
             return out
         for _ in range(4):  # later passes also mutate earlier mutants
@@ -229,6 +231,22 @@ class MotifProposer(Proposer):
             extra = [c for c, h in pool[k - reserved:] if h not in hashes]
             chosen += [replace(c) for c in extra[: k - len(chosen) - len(mutants)]]
         return _alternate(mutants, chosen)
+
+
+PARSIMONY_MARGIN = 1.0
+"""A structure leads the mutations only when it beats every simpler scored structure by more than this (in score, the
+approximate elpd): the floor of :func:`cohortode.compare.parsimony_exclusions`."""
+
+
+def _parsimonious_order(parents: list[tuple]) -> list[tuple]:
+    """``(scored, model, ...)`` tuples in score order, but those that a structure with fewer parameters scores within
+    :data:`PARSIMONY_MARGIN` of after the rest: the structures mutated first are those the ensemble would keep."""
+    size = [len(p[1].parameters) for p in parents]
+    score = [p[0].score for p in parents]
+    dominated = [any(size[j] < size[i] and score[j] >= score[i] - PARSIMONY_MARGIN for j in range(len(parents)))
+                 for i in range(len(parents))]
+    order = sorted(range(len(parents)), key=lambda i: (dominated[i], -score[i]))
+    return [parents[i] for i in order]
 
 
 def _distance(mechanism: tuple[str, ...], anchor: tuple[str, ...] | None) -> int:

@@ -1,4 +1,4 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics and back, an added saturable loss, a
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics and back, saturation moved to another process, an added saturable loss, a
 capacity on self-growth, an approach to a plateau made sigmoid, saturating mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
@@ -187,22 +187,28 @@ def _saturable(model: ODEModel, problem: Problem) -> list[ODEModel]:
     options = sorted(options, key=lambda o: _kinetics_rank(model, problem, *o))
     out = []
     for rate, x_name in options:
-        x = symbol(x_name)
-        taken = _taken(model)
-        vmax = symbol(fresh_name("Vmax", taken))
-        km = symbol(fresh_name("Km", taken | {vmax.name}))
-        saturable = vmax * x / (km + x)
-        rhs = {}
-        for s in model.states:
-            new_terms = []
-            for term in _terms(model.rhs[s]):
-                coef, rest = term.as_independent(x, as_Add=False)
-                number, r = coef.as_coeff_Mul()
-                new_terms.append(number * saturable if rest == x and r == rate else term)
-            rhs[s] = sympy.Add(*new_terms)
-        out.append(_rebuild(model, rhs, f"linear -> saturable kinetics: {sympy.sstr(rate * x)} became "
+        rhs, saturable = _saturate(model, rate, x_name)
+        out.append(_rebuild(model, rhs, f"linear -> saturable kinetics: {sympy.sstr(rate * symbol(x_name))} became "
                                         f"{sympy.sstr(saturable)}"))
     return out
+
+
+def _saturate(model: ODEModel, rate: sympy.Expr, x_name: str) -> tuple[dict[str, sympy.Expr], sympy.Expr]:
+    """Right-hand sides with every term ``±rate*x`` replaced by ``±Vmax*x/(Km + x)``, and that kinetics."""
+    x = symbol(x_name)
+    taken = _taken(model)
+    vmax = symbol(fresh_name("Vmax", taken))
+    km = symbol(fresh_name("Km", taken | {vmax.name}))
+    saturable = vmax * x / (km + x)
+    rhs = {}
+    for s in model.states:
+        new_terms = []
+        for term in _terms(model.rhs[s]):
+            coef, rest = term.as_independent(x, as_Add=False)
+            number, r = coef.as_coeff_Mul()
+            new_terms.append(number * saturable if rest == x and r == rate else term)
+        rhs[s] = sympy.Add(*new_terms)
+    return rhs, saturable
 
 
 def _saturable_terms(model: ODEModel) -> list[tuple[sympy.Expr, str, sympy.Expr, sympy.Expr]]:
@@ -231,6 +237,12 @@ def _linear_kinetics(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """Michaelis-Menten kinetics ``Vmax*x/(Km + x)`` -> first-order ``k*x`` (its limit for ``x`` well below
     ``Km``), wherever the term appears (both ends of a flow): the simpler structure a modeller checks when the
     saturation may not be needed; eliminations of observed states first, as for :func:`_saturable`."""
+    return [linear for linear, _, _ in _linearised(model, problem)]
+
+
+def _linearised(model: ODEModel, problem: Problem) -> list[tuple[ODEModel, sympy.Expr, str]]:
+    """Each Michaelis-Menten kinetics made first order (in :func:`_kinetics_rank` order), with the new rate and its
+    state."""
     ranked = sorted((_kinetics_rank(model, problem, o[0] / symbol(o[1]), o[1]), i, o)
                     for i, o in enumerate(_saturable_terms(model)))
     out = []
@@ -244,8 +256,23 @@ def _linear_kinetics(model: ODEModel, problem: Problem) -> list[ODEModel]:
                 ratio = sympy.simplify(term / kinetics)
                 new_terms.append(ratio * k * x if ratio.is_number else term)
             rhs[s] = sympy.Add(*new_terms)
-        out.append(_rebuild(model, rhs, f"saturable -> linear kinetics: {sympy.sstr(kinetics)} became "
-                                        f"{sympy.sstr(k * x)}"))
+        out.append((_rebuild(model, rhs, f"saturable -> linear kinetics: {sympy.sstr(kinetics)} became "
+                                         f"{sympy.sstr(k * x)}"), k, x_name))
+    return out
+
+
+def _move_saturation(model: ODEModel, problem: Problem) -> list[ODEModel]:
+    """Saturation moved from one process to another: a Michaelis-Menten kinetics becomes first order and a first-order
+    one becomes Michaelis-Menten (saturable elimination -> saturable absorption, when the data say that something
+    saturates but not where); the targets in :func:`_saturable`'s order."""
+    out = []
+    for linear, k, x_name in _linearised(model, problem):
+        options = [(rate, y) for rate, y in _linear_terms(linear) if not (rate == k and y == x_name)]
+        for rate, y_name in sorted(options, key=lambda o: _kinetics_rank(linear, problem, *o)):
+            rhs, saturable = _saturate(linear, rate, y_name)
+            first = linear.description.split(": ", 1)[1]
+            out.append(_rebuild(linear, rhs, f"saturation moved: {first}, and {sympy.sstr(rate * symbol(y_name))} "
+                                             f"became {sympy.sstr(saturable)}"))
     return out
 
 
@@ -391,6 +418,7 @@ _OPS: dict[str, Callable[[ODEModel, Problem], list[ODEModel]]] = {
     "remove_term": _remove_term,
     "saturable": _saturable,
     "linear_kinetics": _linear_kinetics,
+    "move_saturation": _move_saturation,
     "add_saturable_loss": _add_saturable_loss,
     "capacity": _capacity,
     "sigmoid": _sigmoid,
@@ -402,10 +430,11 @@ MUTATIONS: tuple[str, ...] = tuple(_OPS)
 
 _TIERS: dict[str | None, tuple[tuple[str, ...], ...]] = {
     # the extensions a modeller of each domain tries first on a structure that does not fit: saturable elimination
-    # and a peripheral compartment in PK (and, where kinetics saturate, whether they need to); a saturable or lost
+    # and a peripheral compartment in PK (and, where kinetics saturate, whether they need to, or whether another
+    # process saturates instead); a saturable or lost
     # drug effect in PD; saturating incidence and waning immunity in epidemics; a capacity and a saturable kill for
     # growth; a capacity, a sigmoid onset or a loss for a disease score
-    "pk": (("saturable", "add_compartment", "linear_kinetics"),
+    "pk": (("saturable", "add_compartment", "linear_kinetics", "move_saturation"),
            ("add_saturable_loss", "add_loss", "add_flow", "remove_term")),
     "pd": (("saturable", "add_loss"),
            ("add_saturable_loss", "linear_kinetics", "add_flow", "remove_term", "add_compartment")),
