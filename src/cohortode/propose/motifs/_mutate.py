@@ -1,5 +1,6 @@
-"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics and back, saturation moved to another process, an added saturable loss, a
-capacity on self-growth, an approach to a plateau made sigmoid, saturating mass action (incidence), add a compartment.
+"""Local mutations of a structure: add or remove a term, linear -> saturable kinetics and back, saturation moved to
+another process, an added saturable loss, a capacity on self-growth, an approach to a plateau made sigmoid, saturating
+mass action (incidence), add a compartment.
 
 Each mutation returns a new :class:`~cohortode.spec.ODEModel` whose ``description`` says what changed. :func:`mutate`
 keeps only results that pass :func:`~cohortode.propose.validate_model` and whose structure is new.
@@ -77,16 +78,20 @@ def _saturable_loss_of(model: ODEModel, state: str) -> bool:
                for term in _terms(model.rhs[state]))
 
 
+def _fresh_saturation(model: ODEModel, x: sympy.Symbol) -> sympy.Expr:
+    """``Vmax*x/(Km + x)`` with names not yet taken in ``model``."""
+    taken = _taken(model)
+    vmax = symbol(fresh_name("Vmax", taken))
+    km = symbol(fresh_name("Km", taken | {vmax.name}))
+    return vmax * x / (km + x)
+
+
 def _add_saturable_loss(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """A Michaelis-Menten loss ``-Vmax*x/(Km + x)`` of a state that has none: saturable elimination beside a linear
     one, a saturable kill of a growing population (an immune or drug effect that saturates as it grows)."""
     out = []
     for state in _observed_first(model, [s for s in model.states if not _saturable_loss_of(model, s)]):
-        x = symbol(state)
-        taken = _taken(model)
-        vmax = symbol(fresh_name("Vmax", taken))
-        km = symbol(fresh_name("Km", taken | {vmax.name}))
-        loss = vmax * x / (km + x)
+        loss = _fresh_saturation(model, symbol(state))
         rhs = dict(model.rhs)
         rhs[state] = rhs[state] - loss
         out.append(_rebuild(model, rhs, f"added a saturable loss of {state}: -{sympy.sstr(loss)}"))
@@ -196,10 +201,7 @@ def _saturable(model: ODEModel, problem: Problem) -> list[ODEModel]:
 def _saturate(model: ODEModel, rate: sympy.Expr, x_name: str) -> tuple[dict[str, sympy.Expr], sympy.Expr]:
     """Right-hand sides with every term ``±rate*x`` replaced by ``±Vmax*x/(Km + x)``, and that kinetics."""
     x = symbol(x_name)
-    taken = _taken(model)
-    vmax = symbol(fresh_name("Vmax", taken))
-    km = symbol(fresh_name("Km", taken | {vmax.name}))
-    saturable = vmax * x / (km + x)
+    saturable = _fresh_saturation(model, x)
     rhs = {}
     for s in model.states:
         new_terms = []
@@ -211,11 +213,11 @@ def _saturate(model: ODEModel, rate: sympy.Expr, x_name: str) -> tuple[dict[str,
     return rhs, saturable
 
 
-def _saturable_terms(model: ODEModel) -> list[tuple[sympy.Expr, str, sympy.Expr, sympy.Expr]]:
-    """``(kinetics, x, vmax, km)`` for every Michaelis-Menten term ``±vmax*x/(km + x)`` of the right-hand sides
+def _saturable_terms(model: ODEModel) -> list[tuple[sympy.Expr, str]]:
+    """``(kinetics, x)`` for every Michaelis-Menten term ``±vmax*x/(km + x)`` of the right-hand sides
     (``vmax`` a product of parameters, ``km`` one parameter), once per distinct kinetics."""
     params = {symbol(p) for p in model.parameter_names}
-    found: list[tuple[sympy.Expr, str, sympy.Expr, sympy.Expr]] = []
+    found: list[tuple[sympy.Expr, str]] = []
     for s in model.states:
         for term in _terms(model.rhs[s]):
             numer, denom = sympy.fraction(sympy.together(term))
@@ -229,7 +231,7 @@ def _saturable_terms(model: ODEModel) -> list[tuple[sympy.Expr, str, sympy.Expr,
                     continue
                 kinetics = vmax * x / (km + x)
                 if all(sympy.simplify(kinetics - f[0]) != 0 for f in found):
-                    found.append((kinetics, x_name, vmax, km))
+                    found.append((kinetics, x_name))
     return found
 
 
@@ -237,16 +239,16 @@ def _linear_kinetics(model: ODEModel, problem: Problem) -> list[ODEModel]:
     """Michaelis-Menten kinetics ``Vmax*x/(Km + x)`` -> first-order ``k*x`` (its limit for ``x`` well below
     ``Km``), wherever the term appears (both ends of a flow): the simpler structure a modeller checks when the
     saturation may not be needed; eliminations of observed states first, as for :func:`_saturable`."""
-    return [linear for linear, _, _ in _linearised(model, problem)]
+    return [linear for linear, *_ in _linearised(model, problem)]
 
 
-def _linearised(model: ODEModel, problem: Problem) -> list[tuple[ODEModel, sympy.Expr, str]]:
-    """Each Michaelis-Menten kinetics made first order (in :func:`_kinetics_rank` order), with the new rate and its
-    state."""
+def _linearised(model: ODEModel, problem: Problem) -> list[tuple[ODEModel, str, sympy.Expr, str]]:
+    """Each Michaelis-Menten kinetics made first order (in :func:`_kinetics_rank` order): the model, what changed, the
+    new rate and its state."""
     ranked = sorted((_kinetics_rank(model, problem, o[0] / symbol(o[1]), o[1]), i, o)
                     for i, o in enumerate(_saturable_terms(model)))
     out = []
-    for rank, _, (kinetics, x_name, vmax, km) in ranked:
+    for rank, _, (kinetics, x_name) in ranked:
         x = symbol(x_name)
         k = symbol(fresh_name({0: "ke", 1: "ka", 2: "kel"}.get(rank, "k"), _taken(model)))
         rhs = {}
@@ -256,8 +258,8 @@ def _linearised(model: ODEModel, problem: Problem) -> list[tuple[ODEModel, sympy
                 ratio = sympy.simplify(term / kinetics)
                 new_terms.append(ratio * k * x if ratio.is_number else term)
             rhs[s] = sympy.Add(*new_terms)
-        out.append((_rebuild(model, rhs, f"saturable -> linear kinetics: {sympy.sstr(kinetics)} became "
-                                         f"{sympy.sstr(k * x)}"), k, x_name))
+        change = f"{sympy.sstr(kinetics)} became {sympy.sstr(k * x)}"
+        out.append((_rebuild(model, rhs, f"saturable -> linear kinetics: {change}"), change, k, x_name))
     return out
 
 
@@ -266,12 +268,11 @@ def _move_saturation(model: ODEModel, problem: Problem) -> list[ODEModel]:
     one becomes Michaelis-Menten (saturable elimination -> saturable absorption, when the data say that something
     saturates but not where); the targets in :func:`_saturable`'s order."""
     out = []
-    for linear, k, x_name in _linearised(model, problem):
+    for linear, change, k, x_name in _linearised(model, problem):
         options = [(rate, y) for rate, y in _linear_terms(linear) if not (rate == k and y == x_name)]
         for rate, y_name in sorted(options, key=lambda o: _kinetics_rank(linear, problem, *o)):
             rhs, saturable = _saturate(linear, rate, y_name)
-            first = linear.description.split(": ", 1)[1]
-            out.append(_rebuild(linear, rhs, f"saturation moved: {first}, and {sympy.sstr(rate * symbol(y_name))} "
+            out.append(_rebuild(linear, rhs, f"saturation moved: {change}, and {sympy.sstr(rate * symbol(y_name))} "
                                              f"became {sympy.sstr(saturable)}"))
     return out
 
@@ -319,9 +320,11 @@ def _sigmoid(model: ODEModel, problem: Problem) -> list[ODEModel]:
                 continue
             poly = sympy.Poly(sympy.expand(sympy.Add(*chosen)), x)
             b, a = -poly.coeff_monomial(x), poly.coeff_monomial(1)
-            if a == 0 or b == 0 or b.could_extract_minus_sign() or sympy.simplify(a / b) not in params:
+            if a == 0 or b == 0 or b.could_extract_minus_sign():
                 continue
             plateau = sympy.simplify(a / b)
+            if plateau not in params:
+                continue
             sigmoid = sympy.factor(b) * x * (1 - x / plateau)
             rhs = dict(model.rhs)
             rhs[state] = model.rhs[state] - sympy.Add(*chosen) + sigmoid
