@@ -12,6 +12,8 @@ import hashlib
 import importlib.util
 import json
 import logging
+import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -171,6 +173,26 @@ def _quiet_progress(transformers: Any) -> bool:
     return enabled
 
 
+@contextlib.contextmanager
+def _quiet_gguf_conversion(transformers: Any):
+    """Hide the progress bar of transformers' GGUF de-quantization.
+
+    ``transformers.modeling_gguf_pytorch_utils`` draws it with ``tqdm.auto.tqdm`` directly, so
+    :func:`_quiet_progress` does not reach it; the module's ``tqdm`` is replaced by a disabled one while the
+    conversion runs and restored after. Nothing happens when the module or its ``tqdm`` is not there.
+    """
+    module = getattr(transformers, "modeling_gguf_pytorch_utils", None)
+    original = getattr(module, "tqdm", None)
+    if original is None:
+        yield
+        return
+    module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original
+
+
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """De-quantize ``gguf`` and save it as a transformers checkpoint at ``target``, atomically.
 
@@ -185,8 +207,9 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         kwargs = {"gguf_file": gguf.name, "local_files_only": True}
-        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
-        model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
+        with _quiet_gguf_conversion(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
+            model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
         # The weights are already de-quantized; drop the GGUF quantizer so save_pretrained accepts the model.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
