@@ -74,16 +74,17 @@ def test_interrupted_conversion_leaves_no_cache_entry(tmp_path, monkeypatch, no_
 
 @pytest.mark.llm
 def test_gguf_conversion_draws_no_progress_bar(tmp_path, capfd, no_network):
-    # transformers draws the de-quantization bar with tqdm directly, past its own progress-bar switch
-    import transformers.modeling_gguf_pytorch_utils as gguf_utils
-
-    original = gguf_utils.tqdm
+    # transformers draws the de-quantization bar with tqdm directly, past its own progress-bar switch; its module is
+    # not imported here first (a test that imported it hid a bug: the lazy package does not expose it otherwise)
     backend = TransformersBackend(cache_dir=tmp_path)  # a fresh cache: the model is converted here
     captured = capfd.readouterr()
     assert not backend.from_cache
     assert "GGUF tensors" not in captured.err + captured.out
     assert "it/s" not in captured.err
-    assert gguf_utils.tqdm is original  # restored for everyone else
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from tqdm.auto import tqdm
+
+    assert gguf_utils.tqdm is tqdm  # restored for everyone else
 
 
 def test_wrong_local_path_names_the_path(tmp_path, monkeypatch):

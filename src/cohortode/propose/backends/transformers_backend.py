@@ -179,9 +179,13 @@ def _quiet_gguf_conversion(transformers: Any):
 
     ``transformers.modeling_gguf_pytorch_utils`` draws it with ``tqdm.auto.tqdm`` directly, so
     :func:`_quiet_progress` does not reach it; the module's ``tqdm`` is replaced by a disabled one while the
-    conversion runs and restored after. Nothing happens when the module or its ``tqdm`` is not there.
+    conversion runs and restored after. The module is imported by name: transformers' lazy package does not expose
+    it as an attribute, not even once imported. Nothing happens when the module or its ``tqdm`` is not there.
     """
-    module = getattr(transformers, "modeling_gguf_pytorch_utils", None)
+    try:
+        module = importlib.import_module(f"{transformers.__name__}.modeling_gguf_pytorch_utils")
+    except ImportError:
+        module = None
     original = getattr(module, "tqdm", None)
     if original is None:
         yield
