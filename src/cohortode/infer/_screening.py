@@ -13,9 +13,9 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   splits every step in two inside the same compiled program (its number of substeps is a run-time argument), so
   neither the check nor a refinement compiles anything. Two guards keep a coarse grid from steering the optimiser:
   the grid is first made good enough at one of the caller's ``init`` points at least (a nested child's optimum lies
-  near its parent's, where a parent with fast rates may need a finer grid than the default), and when the check had to refine
-  the grid after the starts, the ``init`` points and the prior medians are run again on the final grid (the coarse
-  optimum may sit in a basin that only the coarse grid made).
+  near its parent's, where a parent with fast rates may need a finer grid than the default), and when the check had
+  to refine the grid after the starts, the ``init`` points and the prior medians are run again on the final grid
+  (the coarse optimum may sit in a basin that only the coarse grid made).
 - **No stiffness switch.** The full path probes the step count of Tsit5 at the MAP to switch stiff structures to
   Kvaerno5; a stiff structure on the grid gives a poor or ``-inf`` density at the fast parameter values instead.
 - **Maximum likelihood.** BIC needs the maximised likelihood, not the likelihood at the MAP: a structure that
@@ -160,6 +160,19 @@ def _grid_error(objective, z: np.ndarray) -> float:
     return abs(2.0 * (fine_ll - coarse_ll))
 
 
+def _grid_following(objective, points: Sequence[np.ndarray], steps: int):
+    """``(steps, objective)`` on the coarsest grid (doubling ``steps``, up to :data:`MAX_GRID_STEPS`) whose error is
+    within :data:`GRID_TOLERANCE_M2LL` at one of ``points`` at least; the grid given when no grid makes any of them
+    finite (then the grid was not what failed)."""
+    start = (steps, objective)
+    while (points and 2 * steps <= MAX_GRID_STEPS
+           and min(_grid_error(objective, z) for z in points) > GRID_TOLERANCE_M2LL):
+        steps, objective = 2 * steps, objective.refined(2)
+    if points and not any(np.isfinite(float(objective(jnp.asarray(z))[2])) for z in points):
+        return start
+    return steps, objective
+
+
 def maximise_likelihood(objective, starts: Sequence[np.ndarray], maxiter: int = 200) -> tuple[np.ndarray, float, int]:
     """Maximise the log-likelihood (unconstrained space) from each start; the best point, its value, evaluations."""
     count = [0]
@@ -226,12 +239,7 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         # one of the points at least: a parent's maximum-likelihood point may have run off to rates no grid follows)
         t0 = time.perf_counter()
         init_z = [z for _, z in initial_points(problem, init)[:-1] if np.all(np.isfinite(z))]
-        coarse = objective
-        while init_z and 2 * steps <= MAX_GRID_STEPS and min(
-                _grid_error(objective, z) for z in init_z) > GRID_TOLERANCE_M2LL:
-            steps, objective = 2 * steps, objective.refined(2)
-        if init_z and not any(np.isfinite(float(objective(jnp.asarray(z))[2])) for z in init_z):
-            steps, objective = grid_steps, coarse  # no grid made them finite: the grid was not what failed
+        steps, objective = _grid_following(objective, init_z, steps)
         if steps != grid_steps:
             problem = _problem(model, data, engine, error, priors, solver, steps)
         check_s += time.perf_counter() - t0
@@ -243,16 +251,14 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     while not linear:
         # the check and the refinements run the same compiled program with more substeps per grid step
         t0 = time.perf_counter()
-        fine_objective = objective.refined(2)
-        fine_loglik = float(fine_objective(jnp.asarray(result.unconstrained))[2])
-        error_m2ll = abs(2.0 * (fine_loglik - result.log_likelihood)) if np.isfinite(fine_loglik) else np.inf
+        error_m2ll = _grid_error(objective, result.unconstrained)
         ok = error_m2ll <= GRID_TOLERANCE_M2LL
         check_s += time.perf_counter() - t0
         if ok or 2 * steps > MAX_GRID_STEPS:
             break
         # refine: the finer grid becomes the grid, started from the coarse optimum only; the problem that the
         # fit keeps (for predictions) is built on a grid as fine
-        steps, objective = 2 * steps, fine_objective
+        steps, objective = 2 * steps, objective.refined(2)
         problem = _problem(model, data, engine, error, priors, solver, steps)
         result = find_map(problem, n_starts=0, seed=seed, init=[result.values], objective=objective,
                           ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
