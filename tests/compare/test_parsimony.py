@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cohortode.compare import Comparison, elpd_difference, parsimony_exclusions
+from cohortode.compare import PARSIMONY_FLOOR, Comparison, elpd_difference, parsimony_exclusions
 
 
 def _comparison(pointwise: dict[str, np.ndarray], sizes: dict[str, int]) -> Comparison:
@@ -84,7 +84,7 @@ def test_discovery_comparison_leaves_out_the_richer_structure_on_the_one_compart
     assert (weighed["left_out"] == "").all() and weighed["weight_pseudo_bma"].gt(0).all()
 
 
-def test_a_richer_structure_better_by_less_than_one_is_left_out_even_with_a_small_standard_error():
+def test_a_richer_structure_better_by_less_than_the_floor_is_left_out_even_with_a_small_standard_error():
     """Near-identical predictions have a small standard error of their difference too: a richer structure better by
     0.4 on the sum, with a standard error of 0.1, is left out by the floor and kept by the plain rule."""
     rng = np.random.default_rng(3)
@@ -94,5 +94,24 @@ def test_a_richer_structure_better_by_less_than_one_is_left_out_even_with_a_smal
     diff, se = elpd_difference(comp, "steady", "simple")
     assert 0.3 < diff < 0.5 and se < 0.2
     out = parsimony_exclusions(comp)
-    assert list(out) == ["steady"] and "not above 1" in out["steady"]
+    assert list(out) == ["steady"] and "not above 2" in out["steady"]
     assert parsimony_exclusions(comp, min_difference=0.0) == {}
+
+
+def test_the_default_floor_is_two_and_a_gain_between_one_and_two_is_left_out():
+    """Theophylline's case: transit absorption beat one compartment by 1.21 with a standard error of 0.83. The
+    default floor (2) leaves such a gain out; a floor of 1 kept it; a gain above 2 and above its standard error stays."""
+    rng = np.random.default_rng(4)
+    simple = rng.normal(-1.2, 0.5, 11)
+    noise = rng.normal(0.0, 0.2, 11)
+    delayed = simple + 1.2 / 11 + noise - noise.mean()
+    clear = simple + 2.6 / 11 + noise - noise.mean()
+    comp = _comparison({"simple": simple, "delayed": delayed}, {"simple": 8, "delayed": 10})
+    diff, se = elpd_difference(comp, "delayed", "simple")
+    assert diff == pytest.approx(1.2) and se < 1.0  # the floor, not the standard error, decides
+    assert PARSIMONY_FLOOR == 2.0
+    assert list(parsimony_exclusions(comp)) == ["delayed"]
+    assert parsimony_exclusions(comp, min_difference=1.0) == {}
+    kept = _comparison({"simple": simple, "clear": clear}, {"simple": 8, "clear": 10})
+    assert elpd_difference(kept, "clear", "simple")[0] == pytest.approx(2.6)
+    assert parsimony_exclusions(kept) == {}

@@ -45,13 +45,19 @@ def fake_nuts(model, data, *, settings, seed, init=None, split_chains=False):
                                                      log_likelihood={"y": y}))
 
 
-def fake_compare(fits, log_priors=None, *, seed=0, parsimony=False):
-    """``arviz.compare`` (stacking) on the fake fits' InferenceData; no ensemble."""
+COMPARE_CALLS: list[dict] = []
+"""The parsimony settings of each :func:`fake_compare` call, newest last."""
+
+
+def fake_compare(fits, log_priors=None, *, seed=0, parsimony=False, min_difference=None):
+    """``arviz.compare`` (stacking) on the fake fits' InferenceData; no ensemble. Records its parsimony settings
+    in :data:`COMPARE_CALLS`."""
     import warnings
 
     import arviz as az
     import pandas as pd
 
+    COMPARE_CALLS.append({"parsimony": parsimony, "min_difference": min_difference})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if len(fits) == 1:

@@ -55,6 +55,9 @@ def test_budget_checks_occam():
         Budget(occam="yes")
     with pytest.raises(ValueError, match="occam_odds"):
         Budget(occam_odds=1.0)
+    assert Budget().occam_floor == 2.0
+    with pytest.raises(ValueError, match="occam_floor"):
+        Budget(occam_floor=-1.0)
 
 
 class _FirstNutsHang(Executor):

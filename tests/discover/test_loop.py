@@ -56,6 +56,15 @@ def test_rounds_sources_statuses_and_records(problem, tmp_path, monkeypatch):
     assert (tmp_path / "run" / "structures" / h / "posterior.nc").exists()
 
 
+def test_the_budget_sets_the_parsimony_rule_of_the_final_comparison(problem, monkeypatch):
+    _fakes.patch(monkeypatch)
+    budget = Budget(rounds=1, candidates_per_round=2, candidates=2, top_k=2, elpd_margin=0.0, occam_floor=3.5)
+    _run(problem, budget=budget)
+    assert _fakes.COMPARE_CALLS[-1] == {"parsimony": True, "min_difference": 3.5}
+    _run(problem, budget=Budget(rounds=1, candidates_per_round=2, candidates=2, occam=False))
+    assert _fakes.COMPARE_CALLS[-1] == {"parsimony": False, "min_difference": 2.0}
+
+
 def test_same_seed_same_table_and_resume_recomputes_nothing(problem, tmp_path, monkeypatch):
     _fakes.patch(monkeypatch)
     first = _run(problem, tmp_path / "a")

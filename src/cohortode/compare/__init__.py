@@ -15,5 +15,6 @@ from ._refit import data_without_row as data_without_row
 from ._refit import data_without_rows as data_without_rows
 from ._refit import heldout_terms as heldout_terms
 from ._refit import exact_loo_term as exact_loo_term
+from ._parsimony import PARSIMONY_FLOOR as PARSIMONY_FLOOR
 from ._parsimony import elpd_difference as elpd_difference
 from ._parsimony import parsimony_exclusions as parsimony_exclusions

@@ -118,7 +118,7 @@ def _fitted(structure_hash: str, fit: Any, seconds: float) -> FinalResult:
 
 
 def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = None, *, seed: int = 0,
-                  parsimony: bool = False) -> tuple[pd.DataFrame, Any]:
+                  parsimony: bool = False, min_difference: float | None = None) -> tuple[pd.DataFrame, Any]:
     """Compare the NUTS fits and weigh them.
 
     Parameters
@@ -131,8 +131,11 @@ def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = No
         Seed of the comparison.
     parsimony
         Leave out of the weights every structure that a structure with fewer parameters predicts as well (elpd_loo
-        within one standard error of the difference, or within 1, :func:`cohortode.compare.parsimony_exclusions`);
-        they keep their row, with weight 0 and the reason in ``left_out``.
+        within one standard error of the difference, or within ``min_difference``,
+        :func:`cohortode.compare.parsimony_exclusions`); they keep their row, with weight 0 and the reason in
+        ``left_out``.
+    min_difference
+        The floor of that rule (``None``: :data:`cohortode.compare.PARSIMONY_FLOOR`).
 
     Returns
     -------
@@ -141,7 +144,7 @@ def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = No
         stacking-weighted :class:`~cohortode.Ensemble`.
     """
     import cohortode
-    from cohortode.compare import parsimony_exclusions
+    from cohortode.compare import PARSIMONY_FLOOR, parsimony_exclusions
 
     if not fits:
         return pd.DataFrame(columns=["rank", "name", "elpd_loo", "weight_stacking"]), None
@@ -156,7 +159,8 @@ def compare_final(fits: dict[str, Any], log_priors: dict[str, float] | None = No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         comparison = compared(fits)
-        left_out = parsimony_exclusions(comparison) if parsimony and len(fits) > 1 else {}
+        floor = PARSIMONY_FLOOR if min_difference is None else float(min_difference)
+        left_out = parsimony_exclusions(comparison, min_difference=floor) if parsimony and len(fits) > 1 else {}
         weighed = compared({h: f for h, f in fits.items() if h not in left_out}) if left_out else comparison
         ensemble = weighed.to_ensemble("stacking")
     table = comparison.table.copy()

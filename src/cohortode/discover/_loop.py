@@ -416,7 +416,8 @@ class _Loop:
         ordered = {h: posteriors[h] for h in hashes if h in posteriors}
         log_priors = {r["structure_hash"]: r.get("log_prior") for r in self.records if r["structure_hash"] in ordered}
         table, self.ensemble = _finalize.compare_final(ordered, log_priors, seed=self.seed,
-                                                       parsimony=self.budget.occam)
+                                                       parsimony=self.budget.occam,
+                                                       min_difference=self.budget.occam_floor)
         if not table.empty:
             if "equations" not in table.columns:
                 table.insert(1, "equations", ["; ".join(self.models[h].equations()) for h in table["name"]])

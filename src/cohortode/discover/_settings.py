@@ -51,11 +51,15 @@ class Budget:
         to the structures that remain. After the NUTS fits, the second rule is applied again with the exact
         elpd_loo and its standard error: a structure enters the ensemble's weights only when it beats every fitted
         structure with fewer parameters by more than the standard error of their elpd difference and by more
-        than 1 (the one-standard-error rule with a floor, :func:`cohortode.compare.parsimony_exclusions`); the
+        than ``occam_floor`` (the one-standard-error rule with a floor, :func:`cohortode.compare.parsimony_exclusions`); the
         others keep their row in the table, with weight 0 and the reason in ``left_out``. ``False`` refits by
         approximate elpd alone and weighs every fitted structure.
     occam_odds
         The odds ``C`` of the first rule (Madigan and Raftery suggest 20).
+    occam_floor
+        Smallest elpd difference by which a NUTS-fitted structure must beat every fitted structure with fewer
+        parameters to get weight (default 2, :data:`cohortode.compare.PARSIMONY_FLOOR`, where the choice is
+        explained; 0: the plain one-standard-error rule).
     """
 
     rounds: int = 4
@@ -69,6 +73,7 @@ class Budget:
     max_final: int = 8
     occam: bool = True
     occam_odds: float = 20.0
+    occam_floor: float = 2.0
 
     def __post_init__(self) -> None:
         _check_int("rounds", self.rounds, 1)
@@ -84,7 +89,7 @@ class Budget:
             raise ValueError(f"occam_odds: expected a finite number > 1, got {self.occam_odds!r}")
         if self.wall_time is not None and not (isinstance(self.wall_time, (int, float)) and self.wall_time > 0):
             raise ValueError(f"wall_time: expected a positive number of seconds or None, got {self.wall_time!r}")
-        for name in ("min_improvement", "elpd_margin"):
+        for name in ("min_improvement", "elpd_margin", "occam_floor"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")

@@ -235,7 +235,8 @@ class MotifProposer(Proposer):
 
 PARSIMONY_MARGIN = 1.0
 """A structure leads the mutations only when it beats every simpler scored structure by more than this (in score, the
-approximate elpd): the floor of :func:`cohortode.compare.parsimony_exclusions`."""
+approximate elpd). It is lower than the final floor (:data:`cohortode.compare.PARSIMONY_FLOOR`, 2), so that a richer
+structure that may yet pass that floor on its NUTS fit is still mutated early."""
 
 
 def _parsimonious_order(parents: list[tuple]) -> list[tuple]:
