@@ -131,12 +131,16 @@ def test_compositions_next_to_the_best_one_come_first(problem, proposer):
 
 def test_a_richer_structure_that_scores_barely_better_is_mutated_after_the_simpler_one(problem, proposer):
     """The structures mutated first are those the ensemble would keep: a richer structure ahead of a simpler one by
-    less than 1 (approximate elpd) comes after it; ahead by more, it leads."""
+    less than the ensemble's parsimony floor (2, approximate elpd) comes after it; ahead by more, it leads."""
+    from cohortode.compare import PARSIMONY_FLOOR
+    from cohortode.propose._motif_proposer import PARSIMONY_MARGIN
+
+    assert PARSIMONY_MARGIN == PARSIMONY_FLOOR
     first = proposer.propose(problem, k=100, seed=0)
     simple = next(c for c in first if c.mechanism == EXPERT)
     rich = max(first, key=lambda c: len(c.model.parameters))
     tried = tuple("\n".join(c.model.equations()) for c in first)
-    for rich_score, leader in ((-9.5, "-10"), (-8.5, "-8.5")):
+    for rich_score, leader in ((-9.5, "-10"), (-8.2, "-10"), (-7.5, "-7.5")):
         feedback = Feedback(best=(ScoredStructure.from_model(simple.model, -10.0),
                                   ScoredStructure.from_model(rich.model, rich_score)), tried=tried)
         cands = proposer.propose(problem, feedback, k=1, seed=0)
