@@ -16,8 +16,10 @@ Usage::
 
 Measured (2026-12-03): the motifs-only recovery run at a958f5d, 12 cohorts: the truth has the top weight in 10 of
 12 with a floor of 1 and 11 of 12 with floors 2 to 4 (the PD cohort's truth is outside the motif library and never
-proposed); theophylline's default discovery: transit absorption (1) wins with floors 0 and 1, one compartment with
-first-order absorption with floors 2 to 4.
+proposed); the LLM-plus-motifs run at c8b0b17: 11 of 12 with a floor of 1, 10 of 12 with 2 (the growth cohort's
+saturable kill beat ``r*size - kel*size``, two sites fewer, by 1.05 with a standard error of 0.93); theophylline's
+default discovery: transit absorption (1) wins with floors 0 and 1, one compartment with first-order absorption with
+floors 2 to 4.
 """
 
 from __future__ import annotations
@@ -31,14 +33,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _run_dirs(paths: list[Path]) -> list[Path]:
+def _is_run(path: Path) -> bool:
+    return (path / "settings.json").is_file() and (path / "events.jsonl").is_file()
+
+
+def _run_dirs(paths: list[Path], depth: int = 2) -> list[Path]:
+    """Discovery run directories among ``paths`` and their subfolders (a suite's ``out/SETTING/COHORT``), not
+    descending into a run (whose saved fits have settings of their own)."""
     out: list[Path] = []
     for path in paths:
-        if (path / "settings.json").is_file():
+        if _is_run(path):
             out.append(path)
-        else:
-            out.extend(sorted(p for p in path.rglob("settings.json")))
-    return [p if p.is_dir() else p.parent for p in out]
+        elif depth > 0 and path.is_dir():
+            out.extend(_run_dirs(sorted(p for p in path.iterdir() if p.is_dir()), depth - 1))
+    return out
 
 
 def _winners(fits: dict, floors: list[float]) -> tuple[dict[float, str], object]:
