@@ -50,20 +50,14 @@ def _run_dirs(paths: list[Path], depth: int = 2) -> list[Path]:
 
 
 def _winners(fits: dict, floors: list[float]) -> tuple[dict[float, str], object]:
+    """The structure with the top weight under each floor, weighed as a discovery weighs its NUTS fits
+    (:func:`cohortode.discover._finalize.compare_final`), and the plain comparison (for the pairwise differences)."""
     import cohortode
-    from cohortode.compare import parsimony_exclusions
+    from cohortode.discover._finalize import compare_final
 
-    comparison = cohortode.compare(fits, refit=False, marginal_likelihood=False, seed=0)
-    winners = {}
-    for floor in floors:
-        left_out = parsimony_exclusions(comparison, min_difference=floor) if len(fits) > 1 else {}
-        kept = {h: f for h, f in fits.items() if h not in left_out}
-        if len(kept) == 1:
-            winners[floor] = next(iter(kept))
-            continue
-        weights = cohortode.compare(kept, refit=False, marginal_likelihood=False, seed=0).weights("stacking")
-        winners[floor] = max(sorted(weights), key=lambda h: weights[h])
-    return winners, comparison
+    winners = {floor: str(compare_final(fits, parsimony=True, min_difference=floor)[0]["name"].iloc[0])
+               for floor in floors}
+    return winners, cohortode.compare(fits, refit=False, marginal_likelihood=False, seed=0)
 
 
 def main(argv: list[str] | None = None) -> None:
