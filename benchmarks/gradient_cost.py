@@ -5,17 +5,18 @@ Issue 8 asks for the cost of one evaluation of the log posterior and its gradien
 search use it; sigma-point moments) for one compartment with Michaelis-Menten elimination (theophylline), logistic
 growth and SIR (the synthetic benchmark cohorts), through
 
-- ``tsit5-diffrax``: diffrax's Tsit5 with its PID controller and ``SaveAt(ts)`` (the path before, kept as the
-  reference solver),
+- ``tsit5-diffrax``: diffrax's Tsit5 with its PID controller and ``SaveAt(ts)``, with one tangent per sampled site
+  through the solve (the path before, kept as the reference solver),
 - ``tsit5``: cohortode's lean Tsit5 (``compile/_adaptive.py``, one ``lax.while_loop`` per dosing segment), what
   the NUTS fits and the full MAP path run,
 - ``rk4 (screen)``: the screening path, classical RK4 on the fixed grid of 64 steps per dosing segment plus the
   observation times (``compile/_fixed_grid.py``; :mod:`cohortode.infer._screening`, whose grid check refines it where
   64 steps do not follow the dynamics),
 
-and, for logistic growth, the closed-form solution ``K x0 e^{rt} / (K + x0 (e^{rt} - 1))`` put in place of the
-solver (the limit). Target: the nonlinear path at least 5 times faster than before; a speed-up line is
-printed for each path after.
+these two with the parameter-sensitivity rule (one tangent per model parameter through the solve,
+``likelihood/_sensitivity.py``), and, for logistic growth, the closed-form solution
+``K x0 e^{rt} / (K + x0 (e^{rt} - 1))`` put in place of the solver (the limit). Target: the nonlinear path at least 5
+times faster than before; a speed-up line is printed for each path after.
 
 Two figures per path, after compilation: ``at MAP`` (mean of 20 calls of the jitted gradient at the MAP, each
 blocked on its result) and ``in loop`` (one jitted ``lax.map`` over 200 points around the MAP, divided by 200; what
@@ -62,6 +63,16 @@ class ClosedFormLogistic:
         return (k * x0 * e / (k + x0 * (e - 1.0)))[:, None]
 
 
+def _plain_forward_mode():
+    """The likelihood as it was before the parameter-sensitivity rule: every site's tangent through the solve."""
+    import cohortode as co
+
+    class PlainForwardMode(co.AggregateLikelihood):
+        sensitivity_rule = False
+
+    return PlainForwardMode
+
+
 def _timings(problem, z0: np.ndarray, points: int) -> tuple[float, float]:
     import jax
     import jax.numpy as jnp
@@ -98,13 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     from cohortode.propose import default_library
     from cohortode.propose._benchmark_problems import benchmark_problem
 
+    PlainForwardMode = _plain_forward_mode()
     print(f"{'structure':34s} {'path':14s} {'at MAP (ms)':>12s} {'in loop (ms)':>13s}")
     for label, (name, choice) in STRUCTURES.items():
         bp = benchmark_problem(name)
         model = default_library().build(bp.problem, choice or bp.expert)
         data = bp.problem.data
-        paths = {solver: co.AggregateLikelihood(model, data, engine="sigma", solver=solver)
-                 for solver in ("tsit5-diffrax", "tsit5")}
+        paths = {"tsit5-diffrax": PlainForwardMode(model, data, engine="sigma", solver="tsit5-diffrax"),
+                 "tsit5": co.AggregateLikelihood(model, data, engine="sigma", solver="tsit5")}
         paths["rk4 (screen)"] = co.AggregateLikelihood(model, data, engine="sigma", solver="rk4",
                                                        options=SolverOptions(grid_steps=SCREENING_GRID_STEPS))
         if name == "logistic_growth":

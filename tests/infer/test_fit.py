@@ -18,10 +18,14 @@ PUBLISHED_FACTOR = 2.0  # posterior medians within a factor of 2 of the publishe
 
 @pytest.fixture(scope="module")
 def synthetic_nuts():
+    """NUTS as an analyst would run it for a reportable posterior: extended until converged, and a target
+    acceptance of 0.95. Measured over seeds 1-4 with 4 x 500 draws at 0.9: max R-hat 1.0056-1.0151 (above 1.01 in
+    two of eight runs) and one divergence in one run; at 0.95 with the extension, every run converged (R-hat
+    1.003-1.007) without a divergence."""
     data = co.load_cohort("synthetic_onecomp_oral")
     model = co.ODEModel(**ONECOMP)
     return co.fit(model, data, "nuts", error="proportional", num_warmup=500, num_samples=500, num_chains=4,
-                  target_accept_prob=0.9, seed=1, warn=False)
+                  target_accept_prob=0.95, seed=1, warn=False, until_converged=True)
 
 
 @pytest.mark.slow
@@ -35,6 +39,7 @@ def test_nuts_recovers_synthetic_truth(synthetic_nuts):
 
 @pytest.mark.slow
 def test_nuts_diagnostics_meet_targets(synthetic_nuts):
+    assert synthetic_nuts.diagnostics["convergence"] == "converged"
     assert synthetic_nuts.diagnostics["max_r_hat"] <= MAX_RHAT
     assert synthetic_nuts.diagnostics["divergences"] == 0
 
@@ -43,7 +48,8 @@ def test_nuts_diagnostics_meet_targets(synthetic_nuts):
 def test_fit_outputs(synthetic_nuts):
     idata = synthetic_nuts.idata
     n_rows = len(synthetic_nuts.data.observations)
-    assert idata.log_likelihood["y"].shape == (4, 500, n_rows)
+    chains, draws, rows = idata.log_likelihood["y"].shape
+    assert (chains, rows) == (4, n_rows) and draws >= 500 and draws % 500 == 0
     assert np.isfinite(idata.log_likelihood["y"].values).all()
     assert set(idata.posterior_predictive.data_vars) == {"mean", "sd"}
     pred = synthetic_nuts.predict([1.0, 4.0, 12.0])

@@ -43,7 +43,9 @@ def test_laplace_started_nuts_on_theophylline_records_its_metric():
     data = co.load_cohort("theophylline")
     model = co.ODEModel(states=["depot", "central"], rhs={"depot": "-ka*depot", "central": "ka*depot - ke*central"},
                         observables={"conc": "central/V"})
-    fit = co.fit(model, data, "nuts", num_warmup=300, num_samples=300, num_chains=2, seed=0, warn=False, workers=1,
+    # 2 x 1000 draws: with 2 x 300 the max R-hat ranged 1.014-1.065 over seeds 0-2 (floating-point rounding alone
+    # moves a chain to another realisation), too noisy for the 1.05 sanity bound below
+    fit = co.fit(model, data, "nuts", num_warmup=300, num_samples=1000, num_chains=2, seed=0, warn=False, workers=1,
                  mass_matrix="laplace")
     assert fit.settings.mass_matrix == "laplace"
     assert fit.diagnostics["divergences"] == 0

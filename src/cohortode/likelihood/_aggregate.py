@@ -23,6 +23,7 @@ from ..compile import CompiledModel, SolverOptions, compile_model
 from ..spec import ODEModel
 from ._layout import CohortLayout, cohort_layout
 from ._residual import ErrorKind, ResidualError
+from ._sensitivity import parameter_sensitivities, worth_sensitivities
 from .moments import MomentEngine, Moments, get_engine
 
 __all__ = ["AggregateLikelihood", "CohortLayout"]
@@ -87,6 +88,15 @@ class AggregateLikelihood:
         return AggregateLikelihood(self.model, self.data, engine=self.engine, error=self.error, solver=solver,
                                    options=self.compiled.options)
 
+    @property
+    def sensitivity_rule(self) -> bool:
+        """Whether a solve's derivatives carry one tangent per model parameter rather than one per sampled site
+        (:mod:`cohortode.likelihood._sensitivity`): when the typical values, estimated between-subject SDs and
+        residual SDs outnumber the parameters enough to repay the rule's extra trace."""
+        params = self.model.parameters
+        n_sites = len(params) + sum(p.iiv_estimated for p in params) + len(self.error.parameter_names)
+        return worth_sensitivities(len(params), n_sites)
+
     # ------------------------------------------------------------------------------------------------ pieces
     def unpack(self, values: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray, dict[str, jnp.ndarray]]:
         """Typical values (model order), random-effect SDs (``random_effects`` order) and residual SDs."""
@@ -116,6 +126,11 @@ class AggregateLikelihood:
 
         def f(eta):
             after = None if theta_after is None else individual_values(theta_after, eta)
+            if after is None and self.sensitivity_rule:
+                solve = parameter_sensitivities(lambda phi: self.compiled.simulate(
+                    phi, jnp.asarray(layout.covariates), layout.schedule, times, batch_axis=self.engine.batch_axis,
+                    substeps=substeps))
+                return solve(individual_values(theta, eta))
             return self.compiled.simulate(individual_values(theta, eta), jnp.asarray(layout.covariates),
                                           layout.schedule, times, batch_axis=self.engine.batch_axis, after=after,
                                           change_time=change_time, substeps=substeps)
