@@ -380,12 +380,16 @@ def test_default_priors_of_a_capacity_wherever_it_stands(rhs):
     assert math.isclose(_median(priors["size0"]), 50.0, rel_tol=PRIOR_MEDIAN_RTOL)
 
 
-def test_default_growth_rates_are_sized_with_the_capacity_at_its_median():
-    T, A = GROWTH_SCALES.time_span, GROWTH_SCALES.state_scale
+@pytest.mark.parametrize("scales", [GROWTH_SCALES, DataScales(time_span=42.0, state_scale=1495.041136,
+                                                              observable_scale={"size": 1495.041136})],
+                         ids=["round", "synthetic-logistic"])
+def test_default_growth_rates_are_sized_with_the_capacity_at_its_median(scales):
+    T, A = scales.time_span, scales.state_scale
     for rhs in ("r*size*(1 - size/K)", "r*(K - size)"):
-        assert math.isclose(_median(default_priors(growth(rhs), GROWTH_SCALES)["r"]), 10 / T, rel_tol=PRIOR_MEDIAN_RTOL)
-    # r*x*log(K/x) vanishes at x = K = A, so it is sized at x = A/2: r * (A/2) * log 2 = 10 A / T
-    gompertz = default_priors(growth("r*size*log(K/size)"), GROWTH_SCALES)["r"]
+        assert math.isclose(_median(default_priors(growth(rhs), scales)["r"]), 10 / T, rel_tol=PRIOR_MEDIAN_RTOL)
+    # r*x*log(K/x) vanishes at x = K = A, so it is sized at x = A/2: r * (A/2) * log 2 = 10 A / T. With the state
+    # scale of the synthetic logistic cohort, float evaluation gave log(K/x) = 1.7e-13 at x = K and a median of 2e15.
+    gompertz = default_priors(growth("r*size*log(K/size)"), scales)["r"]
     assert math.isclose(_median(gompertz), 10 * A / (T * A / 2 * math.log(2)), rel_tol=PRIOR_MEDIAN_RTOL)
 
 

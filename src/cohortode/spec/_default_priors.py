@@ -200,7 +200,10 @@ def _rate_median(model: ODEModel, name: str, scales: DataScales, others: dict[sy
     states = [symbol(s) for s in model.states]
     T, A = scales.time_span, scales.state_scale
     for state_value in (A, A / 2):
-        at_scale = {s: sympy.Float(state_value) for s in states} | {k: sympy.Float(v) for k, v in others.items()}
+        # exact rationals: a term that vanishes at the scale (r*x*log(K/x) at x = K = A) must give exactly 0; with
+        # floats log(K/x) came out as 1.7e-13 for A = 1495.041136, and the median of r as 2e15
+        at_scale = ({s: sympy.Rational(float(state_value)) for s in states}
+                    | {k: sympy.Rational(float(v)) for k, v in others.items()})
         magnitudes = []
         for e in model.rhs.values():
             for term in sympy.Add.make_args(sympy.expand(e)):
