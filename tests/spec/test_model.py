@@ -401,6 +401,19 @@ def test_default_clearance_is_sized_with_the_volume_at_its_median():
     assert math.isclose(_median(priors["CL"]), 10.0 * volume / SCALES.time_span, rel_tol=PRIOR_MEDIAN_RTOL)
 
 
+@pytest.mark.parametrize("response", ["ke0*(E0 + Emax*central/(V*(EC50 + central/V)) - response)",
+                                      "ke0*(E0 - response + central*slope/V)"], ids=["emax", "linear"])
+def test_default_rate_of_a_relaxation_towards_a_target_is_a_rate_constant(response):
+    # an effect compartment: ke0 multiplies the baseline and the drug effect as well as the state; sizing it by its
+    # smallest term (the drug effect) gave a median of 30/h on a 48 h span, beyond what the screening grid follows
+    model = ODEModel(states=["central", "response"], rhs={"central": "-ke*central", "response": response},
+                     observables={"conc": "central/V", "effect": "response"}, initial={"central": 320, "response": "E0"})
+    scales = DataScales(time_span=48.0, state_scale=320.0, observable_scale={"conc": 10.0, "effect": 150.0})
+    priors = default_priors(model, scales)
+    for rate in ("ke", "ke0"):
+        assert math.isclose(_median(priors[rate]), 10.0 / 48.0, rel_tol=PRIOR_MEDIAN_RTOL)
+
+
 def test_default_saturation_written_as_one_plus_a_x_is_an_inverse_scale():
     model = ODEModel(states=["S", "I"], rhs={"S": "-beta*S*I/(1 + a*I)", "I": "beta*S*I/(1 + a*I) - gamma*I"},
                      observables={"infected": "I"})

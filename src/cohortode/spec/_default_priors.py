@@ -22,7 +22,9 @@ Roles, checked in this order:
    other parameters at 1, equal to ``10 A / T`` (a state turning over about ten times across the observed span):
    ``10 / T`` for ``k*x`` and ``r*(K - x)``, ``10 V / T`` for a clearance ``CL*x/V``, ``10 A / T`` for a zero-order
    input or a saturated ``Vmax*x/(Km+x)``, ``10 N / (T A)`` for mass action ``b*S*I/N`` with a known ``N`` (``10 / T``
-   when ``N`` is estimated). A term that vanishes there (``r*x*log(K/x)`` at ``x = K``) is sized with the states at
+   when ``N`` is estimated). A rate that multiplies a bare state anywhere (``k*x``, or a relaxation
+   ``ke0*(E0 + effect - x)`` towards a target) is a rate constant, ``10 / T``, whatever its other terms. A term that
+   vanishes there (``r*x*log(K/x)`` at ``x = K``) is sized with the states at
    ``A / 2``;
 6. in an initial value: the mean first observed of that state when an observable reports the state itself (a tumour
    volume, a score), else ``A``; in an observable offset: ``Y``;
@@ -204,20 +206,32 @@ def _rate_median(model: ODEModel, name: str, scales: DataScales, others: dict[sy
         # floats log(K/x) came out as 1.7e-13 for A = 1495.041136, and the median of r as 2e15
         at_scale = ({s: sympy.Rational(float(state_value)) for s in states}
                     | {k: sympy.Rational(float(v)) for k, v in others.items()})
-        magnitudes = []
+        magnitudes, first_order = [], False
         for e in model.rhs.values():
             for term in sympy.Add.make_args(sympy.expand(e)):
                 if p in term.free_symbols:
+                    if _is_first_order(term / p, states):
+                        first_order = True
                     try:
                         g = abs(complex((term / p).xreplace(at_scale).evalf()))
                     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
                         continue
                     if math.isfinite(g) and g > 0:
                         magnitudes.append(g)
+        if first_order:
+            # a rate constant of a state (k*x, ke0*(E0 + effect - response)): the other terms of a relaxation
+            # towards a target (the baseline, the drug effect) say nothing of how fast the state turns over
+            return 10.0 / T
         if magnitudes:
             g = min(magnitudes)  # the term where the parameter matters most (e.g. r*x rather than r*x^2/K)
             return 10.0 * A / (T * g)
     return None
+
+
+def _is_first_order(factor: sympy.Expr, states: list[sympy.Symbol]) -> bool:
+    """Whether a term's factor beside the parameter is a bare state times a number (the term ``±k*x``)."""
+    coeff, rest = factor.as_coeff_Mul()
+    return rest in states and coeff.is_number and coeff != 0
 
 
 def _initial_median(model: ODEModel, name: str, scales: DataScales) -> float | None:
