@@ -62,23 +62,25 @@ def expm_fixed(m: jnp.ndarray) -> jnp.ndarray:
     """Matrix exponential by scaling and squaring with a Taylor polynomial, at a fixed cost.
 
     ``jax.scipy.linalg.expm`` chooses its Pade order with branches that all run under ``vmap``; this version has no
-    control flow: scale by ``2**-20``, a degree-10 Taylor polynomial (Horner), then 20 squarings. For
+    data-dependent control flow: scale by ``2**-20``, a degree-10 Taylor polynomial (Horner), then 20 squarings. For
     ``||M|| <= 2**19`` the scaled norm is at most 0.5 and the truncation error below ``1e-16`` relative; larger norms
-    give non-finite or inaccurate results, which the checks downstream treat as a failed solve.
+    give non-finite or inaccurate results, which the checks downstream treat as a failed solve. The Horner steps and
+    the squarings are loops with fixed trip counts (see :func:`_taylor_exp`).
     """
     out = _taylor_exp(m / (2.0**EXPM_SQUARINGS))
-    for _ in range(EXPM_SQUARINGS):
-        out = out @ out
-    return out
+    return lax.fori_loop(0, EXPM_SQUARINGS, lambda i, x: x @ x, out)
 
 
 def _taylor_exp(a: jnp.ndarray) -> jnp.ndarray:
-    """The degree-:data:`EXPM_TAYLOR_ORDER` Taylor polynomial of ``exp(a)`` (Horner), for a scaled ``a``."""
+    """The degree-:data:`EXPM_TAYLOR_ORDER` Taylor polynomial of ``exp(a)`` (Horner), for a scaled ``a``.
+
+    A loop with a fixed trip count rather than unrolled products: this exponential is compiled into every linear
+    structure with three or more states (the fallback of :func:`spectral_apply`), once per dosing segment, and XLA
+    compiles a loop body once. Unrolled, the fallback was about half of such a structure's compile time.
+    """
     eye = jnp.eye(a.shape[0], dtype=a.dtype)
-    out = eye
-    for k in range(EXPM_TAYLOR_ORDER, 0, -1):
-        out = eye + (a @ out) / k
-    return out
+    order = jnp.asarray(EXPM_TAYLOR_ORDER, dtype=a.dtype)
+    return lax.fori_loop(0, EXPM_TAYLOR_ORDER, lambda i, out: eye + (a @ out) / (order - i), eye)
 
 
 def _expm_apply(m, z, dts):
@@ -151,25 +153,32 @@ def grid_apply(m: jnp.ndarray, z: jnp.ndarray, h: float, ks: list[int]) -> jnp.n
 
     ``E_0 = exp(M h)``, ``E_j = E_{j-1}^2 = exp(M h 2**j)``, and the solution at ``k h`` is the solution at the
     previous time multiplied by the ``E_j`` of the binary digits of the difference (times in increasing order cost
-    one chain of matrix-vector products; a decrease restarts from ``z``).
+    one chain of matrix-vector products; a decrease restarts from ``z``). The squarings and the chain are loops
+    (``lax.scan``) over a schedule fixed before tracing, so the compiled program does not grow with the number of
+    times.
     """
     n_powers = max(max(ks).bit_length(), 1)
-    powers = [_expm_scaled(m * h)]
-    for _ in range(1, n_powers):
-        powers.append(powers[-1] @ powers[-1])
-    out, current, previous = [], z, 0
+    _, powers = lax.scan(lambda e, _: (e @ e, e), _expm_scaled(m * h), None, length=n_powers)
+    # the chain as a flat schedule of products: (power index, restart from z first), and where each time ends
+    power_index, restart, ends, previous = [], [], [], 0
     for k in ks:
-        if k < previous:
-            current, previous = z, 0
-        delta, j = k - previous, 0
-        while delta:
-            if delta & 1:
-                current = powers[j] @ current
-            delta >>= 1
-            j += 1
-        out.append(current)
+        start_over = k < previous
+        delta = k if start_over else k - previous
+        digits = [j for j in range(n_powers) if delta >> j & 1] or [-1]  # -1: no product (a repeated time)
+        for i, j in enumerate(digits):
+            power_index.append(j)
+            restart.append(start_over and i == 0)
+        ends.append(len(power_index) - 1)
         previous = k
-    return jnp.stack(out)
+
+    def product(current, step):
+        j, start_over = step
+        current = jnp.where(start_over, z, current)
+        current = jnp.where(j >= 0, powers[jnp.maximum(j, 0)] @ current, current)
+        return current, current
+
+    _, path = lax.scan(product, z, (jnp.asarray(power_index), jnp.asarray(restart)))
+    return path[np.asarray(ends)]
 
 
 # ----------------------------------------------------------------------------------------------- two states
