@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 import sympy
@@ -317,6 +318,18 @@ def test_linear_system_with_constant_input():
     a, b = m.linear_system()
     assert a == sympy.Matrix([[-symbol("k")]])
     assert b == sympy.Matrix([symbol("R")])
+
+
+def test_linear_system_input_written_over_a_volume_and_kept_on_the_model():
+    # the input term is found by expanding (a zero-order infusion into a volume); the result is computed once
+    m = ODEModel(states=["x"], rhs={"x": "(R + k*(c - x))/V"}, observables={"y": "x"})
+    a, b = m.linear_system()
+    k, c, r, v = (symbol(n) for n in ("k", "c", "R", "V"))
+    assert a == sympy.Matrix([[-k / v]])
+    assert sympy.simplify(b[0] - (r + k * c) / v) == 0
+    assert m.linear_system() is m.linear_system()
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy == m and copy.linear_system() == m.linear_system()
 
 
 @pytest.mark.parametrize(

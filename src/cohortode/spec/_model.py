@@ -330,8 +330,16 @@ class ODEModel:
     def linear_system(self) -> tuple[sympy.Matrix, sympy.Matrix] | None:
         """``(A, b)`` with ``dx/dt = A x + b`` when the right-hand side is affine in the states and free of ``t``.
 
-        ``A`` and ``b`` depend on parameters and covariates only. Returns ``None`` otherwise.
+        ``A`` and ``b`` depend on parameters and covariates only. Returns ``None`` otherwise. The result is kept on
+        the model (it is asked for by the screen, the compiler and the solver choice, and costs tenths of a second
+        for a chain of compartments).
         """
+        cached = self.__dict__.get("_linear_system")
+        if cached is None:
+            cached = self.__dict__["_linear_system"] = (self._affine_form(),)
+        return cached[0]
+
+    def _affine_form(self) -> tuple[sympy.Matrix, sympy.Matrix] | None:
         xs = [symbol(s) for s in self.states]
         tt = symbol(TIME)
         f = sympy.Matrix([self.rhs[s] for s in self.states])
@@ -340,7 +348,9 @@ class ODEModel:
         jac = f.jacobian(xs)
         if any(set(xs) & e.free_symbols for e in jac):
             return None
-        b = sympy.simplify(f - jac * sympy.Matrix(xs))
+        b = sympy.expand(f - jac * sympy.Matrix(xs))
+        if any(set(xs) & e.free_symbols for e in b):  # a rational form that expanding does not cancel
+            b = sympy.simplify(b)
         if any(set(xs) & e.free_symbols for e in b):
             return None
         return jac, b
