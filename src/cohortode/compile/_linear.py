@@ -83,10 +83,10 @@ def _taylor_exp(a: jnp.ndarray) -> jnp.ndarray:
     return lax.fori_loop(0, EXPM_TAYLOR_ORDER, lambda i, out: eye + (a @ out) / (order - i), eye)
 
 
-def _expm_apply(m, z, dts, batch_axis: str | None = None):
+def _expm_apply(m, z, dts):
     grid = static_grid(dts)
     if grid is not None:
-        return grid_apply(m, z, *grid, batch_axis=batch_axis)
+        return grid_apply(m, z, *grid)
     return jax.vmap(lambda dt: expm_fixed(m * dt) @ z)(jnp.asarray(dts, dtype=m.dtype))
 
 
@@ -133,38 +133,32 @@ def static_grid(dts) -> tuple[float, list[int]] | None:
     return g / den, ks
 
 
-def _expm_scaled(m: jnp.ndarray, batch_axis: str | None = None) -> jnp.ndarray:
+def _expm_scaled(m: jnp.ndarray) -> jnp.ndarray:
     """``exp(M)`` by scaling and squaring with as few squarings as ``||M||_1`` needs (at most 20).
 
     Fewer squarings than :func:`expm_fixed` when ``||M||`` is small: each squaring roughly doubles the relative
     rounding error, and :func:`grid_apply` squares again after this. The count is a run-time value; the loop has a
-    fixed trip count (a scan, not a while loop, keeps reverse-mode derivatives available) and skips the squarings
-    past it with a ``cond``. Under a named ``vmap`` axis the count is the batch's largest, so that the ``cond``
-    stays a branch (a per-patient count would make it a ``select`` that squares every time).
+    fixed trip count and skips the squarings past it.
     """
     norm = jnp.max(jnp.sum(jnp.abs(m), axis=0))
     squarings = jnp.clip(jnp.ceil(jnp.log2(jnp.maximum(norm, 1e-300) / 0.5)), 0, EXPM_SQUARINGS)
     squarings = jnp.where(jnp.isfinite(squarings), squarings, EXPM_SQUARINGS).astype(jnp.int32)
-    if batch_axis is not None:
-        squarings = lax.pmax(squarings, batch_axis)
     out = _taylor_exp(m / (2.0 ** squarings.astype(m.dtype)))
-    return lax.fori_loop(0, EXPM_SQUARINGS, lambda i, x: lax.cond(i < squarings, lambda y: y @ y, lambda y: y, x),
-                         out)
+    # a fixed trip count (a scan, not a while loop) keeps reverse-mode derivatives available
+    return lax.fori_loop(0, EXPM_SQUARINGS, lambda i, x: jnp.where(i < squarings, x @ x, x), out)
 
 
-def grid_apply(m: jnp.ndarray, z: jnp.ndarray, h: float, ks: list[int],
-               batch_axis: str | None = None) -> jnp.ndarray:
+def grid_apply(m: jnp.ndarray, z: jnp.ndarray, h: float, ks: list[int]) -> jnp.ndarray:
     """``exp(M k h) z`` for each integer ``k`` in ``ks`` (static); shape ``(len(ks), k)``.
 
     ``E_0 = exp(M h)``, ``E_j = E_{j-1}^2 = exp(M h 2**j)``, and the solution at ``k h`` is the solution at the
     previous time multiplied by the ``E_j`` of the binary digits of the difference (times in increasing order cost
     one chain of matrix-vector products; a decrease restarts from ``z``). The squarings and the chain are loops
     (``lax.scan``) over a schedule fixed before tracing, so the compiled program does not grow with the number of
-    times. ``batch_axis``: the name of the ``vmap`` axis of virtual patients, if any (see :func:`propagate`).
+    times.
     """
     n_powers = max(max(ks).bit_length(), 1)
-    _, powers = lax.scan(lambda e, _: (e @ e, e), _expm_scaled(m * h, batch_axis), None,
-                         length=n_powers)
+    _, powers = lax.scan(lambda e, _: (e @ e, e), _expm_scaled(m * h), None, length=n_powers)
     # the chain as a flat schedule of products: (power index, restart from z first), and where each time ends
     power_index, restart, ends, previous = [], [], [], 0
     for k in ks:
@@ -322,7 +316,7 @@ def spectral_apply(m: jnp.ndarray, z: jnp.ndarray, dts: jnp.ndarray, batch_axis:
     finite = jnp.all(jnp.isfinite(lam)) & jnp.all(jnp.isfinite(w))
     fallback = _any_over_batch(~(finite & (sep >= min_separation)), batch_axis)
     return lax.cond(fallback,
-                    lambda m, z, lam, v, w: _expm_apply(m, z, static_dts, batch_axis),
+                    lambda m, z, lam, v, w: _expm_apply(m, z, static_dts),
                     lambda m, z, lam, v, w: _spectral_solution(m, z, dts, lam, v, w),
                     m, z, lam, v, w)
 
@@ -346,7 +340,7 @@ def propagate(m: jnp.ndarray, z: jnp.ndarray, dts, method: LinearMethod = "auto"
         Name of the ``vmap`` axis of virtual patients, if any, so branches are chosen once for the whole batch.
     """
     if method == "expm":
-        return _expm_apply(m, z, dts, batch_axis)
+        return _expm_apply(m, z, dts)
     if method == "auto" and m.shape[0] <= 2:
         return expm_two(m, z, jnp.asarray(dts, dtype=m.dtype), batch_axis)
     if method in ("auto", "spectral"):
