@@ -101,6 +101,20 @@ def test_map_and_laplace_agree_with_truth_roughly():
     assert lap.diagnostics["ok"]
 
 
+def test_nuts_runs_through_the_exponential_fallback_of_a_defective_chain():
+    # transit absorption with equal rates makes the matrix defective, so every solve takes the exponential fallback
+    # of the spectral path, inside the parameter-sensitivity rule that NUTS's gradients go through; a collective over
+    # the virtual-patient axis there once failed under NUTS only ("unbound axis name"), not in screening
+    data = co.load_cohort("theophylline")
+    model = co.ODEModel(states=["depot", "transit1", "transit2", "central"],
+                        rhs={"depot": "-ktr*depot", "transit1": "ktr*depot - ktr*transit1",
+                             "transit2": "ktr*transit1 - ka*transit2", "central": "ka*transit2 - ke*central"},
+                        observables={"conc": "central/V"})
+    result = co.fit(model, data, "nuts", error="combined", num_warmup=15, num_samples=15, num_chains=1, seed=0,
+                    warn=False)
+    assert np.all(np.isfinite(result.draws("ktr"))) and np.all(result.draws("ktr") > 0)
+
+
 def test_failed_solve_is_minus_infinity_not_an_exception():
     data = co.load_cohort("synthetic_onecomp_oral")
     # explodes in finite time: conc -> inf before 24 h for these values
