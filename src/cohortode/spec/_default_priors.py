@@ -201,27 +201,25 @@ def _rate_median(model: ODEModel, name: str, scales: DataScales, others: dict[sy
     p = symbol(name)
     states = [symbol(s) for s in model.states]
     T, A = scales.time_span, scales.state_scale
+    terms = [term for e in model.rhs.values() for term in sympy.Add.make_args(sympy.expand(e))
+             if p in term.free_symbols]
+    if any(_is_first_order(term / p, states) for term in terms):
+        # a rate constant of a state (k*x, ke0*(E0 + effect - response)): the other terms of a relaxation towards a
+        # target (the baseline, the drug effect) say nothing of how fast the state turns over
+        return 10.0 / T
     for state_value in (A, A / 2):
         # exact rationals: a term that vanishes at the scale (r*x*log(K/x) at x = K = A) must give exactly 0; with
         # floats log(K/x) came out as 1.7e-13 for A = 1495.041136, and the median of r as 2e15
         at_scale = ({s: sympy.Rational(float(state_value)) for s in states}
                     | {k: sympy.Rational(float(v)) for k, v in others.items()})
-        magnitudes, first_order = [], False
-        for e in model.rhs.values():
-            for term in sympy.Add.make_args(sympy.expand(e)):
-                if p in term.free_symbols:
-                    if _is_first_order(term / p, states):
-                        first_order = True
-                    try:
-                        g = abs(complex((term / p).xreplace(at_scale).evalf()))
-                    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                        continue
-                    if math.isfinite(g) and g > 0:
-                        magnitudes.append(g)
-        if first_order:
-            # a rate constant of a state (k*x, ke0*(E0 + effect - response)): the other terms of a relaxation
-            # towards a target (the baseline, the drug effect) say nothing of how fast the state turns over
-            return 10.0 / T
+        magnitudes = []
+        for term in terms:
+            try:
+                g = abs(complex((term / p).xreplace(at_scale).evalf()))
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                continue
+            if math.isfinite(g) and g > 0:
+                magnitudes.append(g)
         if magnitudes:
             g = min(magnitudes)  # the term where the parameter matters most (e.g. r*x rather than r*x^2/K)
             return 10.0 * A / (T * g)
