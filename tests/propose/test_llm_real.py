@@ -84,6 +84,25 @@ def test_fast_scoring_matches_backend_score(backend):
 
 
 @pytest.mark.timeout(120)
+def test_group_scoring_shares_the_prompts_beginning_and_matches_one_by_one(backend):
+    head = "A cohort of 12 adults received an oral dose; the concentration rises to a peak near 1 h, then falls. "
+    requests = [([{"role": "user", "content": head + f"Which {c} mechanism fits best?"}], texts)
+                for c, texts in (("absorption", ["first-order absorption", "transit absorption"]),
+                                 ("elimination", ["linear elimination", "Michaelis-Menten elimination",
+                                                  "parallel elimination"]))]
+    local = _LocalModel(backend)
+    grouped = local.score_group(requests)
+    one_by_one = [backend.score(messages, texts) for messages, texts in requests]
+    for g, o in zip(grouped, one_by_one):
+        assert np.allclose(g, o, atol=1e-3), (g, o)
+    # the same requests give the same numbers, whatever was encoded before (a fresh local model, another order)
+    fresh = _LocalModel(backend)
+    fresh.score(*requests[1])
+    again = fresh.score_group(requests)
+    assert all(np.array_equal(a, b) for a, b in zip(grouped, again))
+
+
+@pytest.mark.timeout(120)
 def test_fast_generation_follows_the_grammar_is_seeded_and_greedy_matches_backend(backend):
     local = _LocalModel(backend)
     messages = [{"role": "user", "content": "Write an ODE for drug elimination."}]

@@ -95,6 +95,15 @@ def gumbel_top_k(log_weights: np.ndarray, k: int, temperature: float, rng: np.ra
     return np.argsort(-keys, kind="stable")[:k]
 
 
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common beginning of two token sequences."""
+    n = min(len(a), len(b))
+    for j in range(n):
+        if a[j] != b[j]:
+            return j
+    return n
+
+
 def _logsumexp(x: np.ndarray) -> float:
     m = float(np.max(x))
     return m + math.log(float(np.sum(np.exp(x - m))))
@@ -171,7 +180,42 @@ class _LocalModel:
 
     # ------------------------------------------------------------------------------------------ scoring
     def score(self, messages: list[dict[str, str]], continuations: Sequence[str]) -> np.ndarray:
-        torch = self.torch
+        return self.score_group([(messages, continuations)])[0]
+
+    def score_group(self, requests: Sequence[tuple[list[dict[str, str]], Sequence[str]]]) -> list[np.ndarray]:
+        """Scores of several ``(messages, continuations)`` requests whose prompts share a beginning.
+
+        The prompts' common beginning is encoded once; each prompt's own end is encoded against a copy of those keys
+        and values, and its continuations run against copies of the prompt's. Prompts that differ only in their last
+        section (the category prompts of one round) thus cost one encoding of the shared part. The split depends on
+        the requests alone, so the same requests give the same numbers whatever was scored before; a single request
+        is scored exactly as before (one encoding of its whole prompt).
+        """
+        prepared = [self._score_rows(messages, continuations) for messages, continuations in requests]
+        prompts = [prompt for prompt, _, _ in prepared if prompt]
+        shared = min((len(p) for p in prompts), default=0)
+        for prompt in prompts[1:]:
+            shared = min(shared, _common_length(prompts[0], prompt))
+        base = self._encode(prompts[0][:shared]) if len(prompts) > 1 and shared > 0 else None
+        out: list[np.ndarray] = []
+        for (messages, continuations), (prompt, rows, slow) in zip(requests, prepared):
+            values = np.zeros(len(continuations), dtype=np.float64)
+            if rows:
+                if base is None or shared == len(prompt):
+                    encoded = base if base is not None else self._encode(prompt)
+                else:
+                    encoded = self._extend(base, prompt[shared:])
+                self._score_against(encoded, len(prompt), rows, values)
+            if slow:
+                values[slow] = np.asarray(self.backend.score(messages, [continuations[i] for i in slow]),
+                                          dtype=np.float64)
+            out.append(values)
+        return out
+
+    def _score_rows(self, messages: list[dict[str, str]], continuations: Sequence[str]
+                    ) -> tuple[list[int], list[tuple[int, list[int], list[int]]], list[int]]:
+        """The prompt's token ids, the rows ``(index, reply ids, scored positions in them)`` that split cleanly at
+        the prompt, and the indices of the continuations that do not (left to the backend)."""
         messages = self.validate_messages(messages)
         prefix = self._render(messages, None)
         prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
@@ -191,30 +235,39 @@ class _LocalModel:
                 slow.append(i)
                 continue
             rows.append((i, ids[n_prefix: positions[-1] + 1], [p - n_prefix for p in positions]))
-        out = np.zeros(len(continuations), dtype=np.float64)
-        if rows:
-            cache, last_logits = self._encode(prefix_ids)
-            first_logp = torch.log_softmax(last_logits, dim=-1)
-            with torch.inference_mode():
-                for lo in range(0, len(rows), self.batch_size):
-                    chunk = rows[lo: lo + self.batch_size]
-                    width = max(len(ids) for _, ids, _ in chunk)
-                    ids_t = torch.full((len(chunk), width), self._pad_id(), dtype=torch.long)
-                    mask = torch.zeros((len(chunk), n_prefix + width), dtype=torch.long)
-                    mask[:, :n_prefix] = 1
-                    for r, (_, ids, _) in enumerate(chunk):
-                        ids_t[r, : len(ids)] = torch.tensor(ids)
-                        mask[r, n_prefix: n_prefix + len(ids)] = 1
-                    batch_cache = copy.deepcopy(cache)
-                    batch_cache.batch_repeat_interleave(len(chunk))
-                    logits = self.model(input_ids=ids_t.to(self.device), attention_mask=mask.to(self.device),
-                                        use_cache=True, **{self._cache_kw: batch_cache}).logits.to("cpu").float()
-                    logp = torch.log_softmax(logits, dim=-1)
-                    for r, (i, ids, positions) in enumerate(chunk):
-                        out[i] = sum(float((first_logp if p == 0 else logp[r, p - 1])[ids[p]]) for p in positions)
-        if slow:
-            out[slow] = np.asarray(self.backend.score(messages, [continuations[i] for i in slow]), dtype=np.float64)
-        return out
+        return (list(prefix_ids) if rows else []), rows, slow
+
+    def _extend(self, encoded: tuple[Any, Any], ids: list[int]) -> tuple[Any, Any]:
+        """``(cache, last_logits)`` of an encoded beginning followed by ``ids`` (the beginning's cache is copied)."""
+        cache = copy.deepcopy(encoded[0])
+        with self.torch.inference_mode():
+            out = self.model(input_ids=self.torch.tensor([ids], device=self.device), use_cache=True,
+                             **{self._cache_kw: cache})
+        return output_cache(out, self._cache_kw), out.logits[0, -1].to("cpu").float()
+
+    def _score_against(self, encoded: tuple[Any, Any], n_prefix: int, rows: list[tuple[int, list[int], list[int]]],
+                       out: np.ndarray) -> None:
+        """Write into ``out`` the log-probability of each row's reply tokens after an encoded prompt."""
+        torch = self.torch
+        cache, last_logits = encoded
+        first_logp = torch.log_softmax(last_logits, dim=-1)
+        with torch.inference_mode():
+            for lo in range(0, len(rows), self.batch_size):
+                chunk = rows[lo: lo + self.batch_size]
+                width = max(len(ids) for _, ids, _ in chunk)
+                ids_t = torch.full((len(chunk), width), self._pad_id(), dtype=torch.long)
+                mask = torch.zeros((len(chunk), n_prefix + width), dtype=torch.long)
+                mask[:, :n_prefix] = 1
+                for r, (_, ids, _) in enumerate(chunk):
+                    ids_t[r, : len(ids)] = torch.tensor(ids)
+                    mask[r, n_prefix: n_prefix + len(ids)] = 1
+                batch_cache = copy.deepcopy(cache)
+                batch_cache.batch_repeat_interleave(len(chunk))
+                logits = self.model(input_ids=ids_t.to(self.device), attention_mask=mask.to(self.device),
+                                    use_cache=True, **{self._cache_kw: batch_cache}).logits.to("cpu").float()
+                logp = torch.log_softmax(logits, dim=-1)
+                for r, (i, ids, positions) in enumerate(chunk):
+                    out[i] = sum(float((first_logp if p == 0 else logp[r, p - 1])[ids[p]]) for p in positions)
 
     # ------------------------------------------------------------------------------------------ sampling
     def generate(self, messages: list[dict[str, str]], *, n: int, grammar: str | None, temperature: float,
@@ -524,6 +577,35 @@ class LLMProposer(Proposer):
             self._score_cache[key] = values
         return self._score_cache[key].copy()
 
+    def score_many(self, requests: Sequence[tuple[list[dict[str, str]], Sequence[str]]]) -> list[np.ndarray]:
+        """:meth:`score` of several ``(messages, continuations)`` requests, as one group (cached per group).
+
+        With the fast local path the requests' common beginning is encoded once (``_LocalModel.score_group``);
+        other backends score the requests one by one.
+
+        Raises
+        ------
+        NotImplementedError
+            When the backend cannot score.
+        """
+        requests = [(messages, list(continuations)) for messages, continuations in requests]
+        key = hashlib.sha256(repr((self.backend.name, "group", requests)).encode()).hexdigest()
+        if key not in self._score_cache:
+            local = self._local()
+            if local is not None and all(continuations for _, continuations in requests):
+                groups = local.score_group(requests)
+            else:
+                groups = [self.backend.score(messages, continuations) if continuations else np.zeros(0)
+                          for messages, continuations in requests]
+            values = [np.asarray(v, dtype=np.float64) for v in groups]
+            for v, (_, continuations) in zip(values, requests):
+                if v.shape != (len(continuations),):
+                    raise ValueError(f"backend.score returned shape {v.shape}, expected ({len(continuations)},)")
+            if len(self._score_cache) > 256:
+                self._score_cache.clear()
+            self._score_cache[key] = values
+        return [v.copy() for v in self._score_cache[key]]
+
     # ------------------------------------------------------------------------------------------ helpers
     def _validate(self, model: Any, problem: Problem) -> str:
         try:
@@ -614,18 +696,27 @@ class LLMProposer(Proposer):
         return [blocks[i] for i in rng.permutation(len(blocks))]
 
     def _category_scores(self, problem: Problem, feedback: Feedback | None) -> dict[tuple[str, str], float]:
-        """(category, block name) -> score of the block as the answer for its category, averaged over orders."""
-        out: dict[tuple[str, str], float] = {}
-        for category, blocks in self.library.categories(problem).items():
+        """(category, block name) -> score of the block as the answer for its category, averaged over orders.
+
+        The prompts of all categories share their beginning (problem, data and feedback), so they are scored as one
+        group (:meth:`score_many`), which encodes that beginning once.
+        """
+        categories = list(self.library.categories(problem).items())
+        requests: list[tuple[list[dict[str, str]], list[str]]] = []
+        neutral: list[tuple[list[dict[str, str]], list[str]]] = []
+        for category, blocks in categories:
             texts = [b.description if self.prior_text == "description" else b.name for b in blocks]
-            total = np.zeros(len(blocks))
             for order in range(self.prior_orders):
                 listed = self._shuffled(blocks, order)
-                values = self.score(build_category_messages(problem, feedback, category, listed), texts)
+                requests.append((build_category_messages(problem, feedback, category, listed), texts))
                 if self.calibration:
-                    values = values - self.calibration * self.score(
-                        build_category_messages(problem, None, category, listed, neutral=True), texts)
-                total += values
+                    neutral.append((build_category_messages(problem, None, category, listed, neutral=True), texts))
+        values = self.score_many(requests)
+        if self.calibration:
+            values = [v - self.calibration * b for v, b in zip(values, self.score_many(neutral))]
+        out: dict[tuple[str, str], float] = {}
+        for c, (category, blocks) in enumerate(categories):
+            total = sum(values[c * self.prior_orders: (c + 1) * self.prior_orders])
             for b, v in zip(blocks, total / self.prior_orders):
                 out[(category, b.name)] = float(v)
         return out
