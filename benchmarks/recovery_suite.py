@@ -11,7 +11,7 @@ weight; truth in the top 3). Target (issue 10): top weight in >= 75% of the suit
 Usage::
 
     python benchmarks/recovery_suite.py [--only NAME ...] [--settings both motifs llm] [--rounds 3] [--per-round 6]
-        [--top-k 3] [--warmup 500] [--samples 500] [--chains 4] [--nuts-timeout 600] [--out DIR]
+        [--top-k 3] [--warmup 500] [--samples 500] [--chains 4] [--nuts-timeout 1200] [--out DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     _recovery.add_discovery_arguments(parser, rounds=3, per_round=6,
-                                      warmup=500, samples=500, chains=4, nuts_timeout=600.0)
+                                      warmup=500, samples=500, chains=4, nuts_timeout=1200.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from cohortode.discover import discover

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
 import sympy
+from jax import lax
 
 __all__ = ["jax_function"]
 
@@ -21,6 +22,27 @@ _UNARY: dict[type, Callable] = {
     sympy.sin: jnp.sin,
     sympy.cos: jnp.cos,
 }
+
+
+def _power_at_zero(base, exponent=None):
+    """``base ** exponent`` (``sqrt(base)`` when ``exponent`` is ``None``) for a non-integer exponent, with
+    derivatives taken as zero where ``base`` is exactly 0.
+
+    A concentration raised to a Hill coefficient, ``(central/V)**hill``, starts at ``0**hill`` after an oral dose.
+    There the derivative in ``hill`` is ``0 * log 0`` and, for ``hill < 1``, the derivative in the concentration is
+    infinite: the forward sensitivities of the solve (and every gradient after them) became NaN from the first step,
+    although the solution itself is finite, so no start of a sigmoid-Emax PD structure reached a finite density. The
+    value is unchanged everywhere (a negative base still gives NaN for a fractional exponent); only at a zero base
+    are the derivatives 0: their limit for exponents above 1, and a finite stand-in for the integrable singularity
+    below it.
+    """
+    positive = base > 0
+    safe = jnp.where(positive, base, 1.0)
+    if exponent is None:
+        inside, at_zero = jnp.sqrt(safe), jnp.sqrt(base)
+    else:
+        inside, at_zero = jnp.power(safe, exponent), jnp.power(base, exponent)
+    return jnp.where(positive, inside, lax.stop_gradient(at_zero))
 
 
 def _build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Callable:
@@ -62,11 +84,11 @@ def _build(expr: sympy.Basic, index: dict[sympy.Symbol, int]) -> Callable:
                 return lambda v: jnp.power(base(v), k) if k != 1 else base(v)
             return lambda v: jnp.power(base(v), float(k))
         if e == sympy.Rational(1, 2):
-            return lambda v: jnp.sqrt(base(v))
+            return lambda v: _power_at_zero(base(v))
         if e == sympy.Rational(-1, 2):
             return lambda v: 1.0 / jnp.sqrt(base(v))
         exponent = _build(e, index)
-        return lambda v: jnp.power(base(v), exponent(v))
+        return lambda v: _power_at_zero(base(v), exponent(v))
     for fn, jfn in _UNARY.items():
         if isinstance(expr, fn):
             arg = _build(expr.args[0], index)
