@@ -120,6 +120,17 @@ def test_a_structure_that_never_solves_raises_fit_error_with_a_reason_per_start(
     assert "start 'prior median'" in err.reason
 
 
+def test_a_finite_density_with_a_non_finite_gradient_is_named():
+    data = co.load_cohort("synthetic_onecomp_oral")
+    # exp(-V/central) is 0 at central = 0 (after an oral dose), but its derivative there is 0 * inf
+    model = co.ODEModel(states=["depot", "central"],
+                        rhs={"depot": "-ka*depot", "central": "ka*depot - ke*central*(1 + exp(-V/central))"},
+                        observables={"conc": "central/V"})
+    problem = BayesianProblem.build(co.AggregateLikelihood(model, data, solver="rk4"))
+    reason = diagnose_start(problem, problem.initial_point())
+    assert reason.startswith("the log density is finite but its gradient is not"), reason
+
+
 def test_a_prior_far_from_the_data_is_named():
     data = co.load_cohort("synthetic_onecomp_oral")
     model = co.ODEModel(**ONECOMP)

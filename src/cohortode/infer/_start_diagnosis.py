@@ -23,7 +23,8 @@ def diagnose_start(problem: BayesianProblem, z: np.ndarray) -> str:
 
     Checks in order: a site outside its prior's support (or a prior density of zero); the ODE solve of the typical
     individual (all random effects zero); the solve of the virtual patients of the moment engine; the predicted
-    variance; the scale of the typical prediction against the observed means. Runs only when a start failed, so
+    variance; the scale of the typical prediction against the observed means; a finite density whose gradient is
+    not. Runs only when a start failed, so
     its compilation costs nothing on the common path.
 
     Returns
@@ -67,4 +68,10 @@ def diagnose_start(problem: BayesianProblem, z: np.ndarray) -> str:
         if abs(gap) > SCALE_GAP_DECADES:
             return (f"prior far from the data's scale: predicted means are {10**gap:.3g} times the observed ones "
                     f"(median over rows) at {_fmt(values)}; give priors on the data's scale")
+    value, grad = jax.jit(jax.value_and_grad(problem.log_density))(jnp.asarray(z))
+    if np.isfinite(float(value)) and not np.all(np.isfinite(np.asarray(grad))):
+        bad = [n for n, g in zip(problem.site_names, np.asarray(grad)) if not np.isfinite(g)]
+        return (f"the log density is finite but its gradient is not (in {', '.join(bad)}): a derivative of the "
+                f"right-hand side is infinite or undefined along the solution (a state divided by or raised to a "
+                f"power at zero?), at {_fmt(values)}")
     return f"log density not finite for a reason the checks did not find, at {_fmt(values)}"
