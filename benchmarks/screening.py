@@ -18,7 +18,12 @@ default tolerances rtol 1e-6, atol 1e-9, Kvaerno5 when stiff) and 32 starts, and
 slow (minutes per nonlinear structure on two busy cores); ``--reference-top K`` limits it to the screen's best K
 structures (a structure outside them would have to be misjudged by the screen by more than the BIC gap to matter).
 
-Targets (issue 8, theophylline): median <= 3 s and maximum <= 15 s per structure; top-5 ranking unchanged.
+Nested pairs: for every screened composition that extends another by one block (linear -> linear plus
+Michaelis-Menten elimination, one -> two -> three compartments, first-order -> transit absorption), the child's
+``-2 log L`` minus its parent's; the pairs where the child ends more than 0.1 worse are listed.
+
+Targets (issue 8, theophylline): median <= 3 s and maximum <= 15 s per structure; top-5 ranking unchanged; no
+nested child more than 0.1 worse than its parent.
 
 Usage::
 
@@ -41,15 +46,22 @@ PROBLEMS = ("theophylline", "logistic_growth", "sir_outbreak", "twocomp_iv", "pd
 RECOVERY = {"pd_indirect_response": "pd_indirect_response_inhibition_two_doses"}
 """Problems read from the recovery suite (``cohorts/recovery``) rather than the bundled benchmark problems."""
 SIMPLER = {
-    # block -> (the block it extends, the new rate that switches the extension off)
-    "linear_plus_michaelis_menten_elimination": ("linear_elimination", "Vmax"),
-    "two_compartment": ("one_compartment", "k12"),
-    "three_compartment": ("two_compartment", "k13"),
-    "three_compartment_catenary": ("two_compartment", "k23"),
-    "transit_absorption_3": ("transit_absorption_1", None),
-    "transit_absorption_1": ("first_order_absorption", None),
+    # block -> the blocks it extends, each with the new rate that switches the extension off (None: a limit, e.g.
+    # ktr -> infinity; the new rate then starts at its prior median)
+    "linear_plus_michaelis_menten_elimination": (("linear_elimination", "Vmax"),),
+    "two_compartment": (("one_compartment", "k12"),),
+    "three_compartment": (("two_compartment", "k13"),),
+    "three_compartment_catenary": (("two_compartment", "k23"),),
+    "transit_absorption_3": (("transit_absorption_1", None),),
+    "transit_absorption_1": (("first_order_absorption", None),),
 }
-"""Nested parents: a composition extends the one with a single block replaced by the block it extends."""
+"""Parents used as MAP starts: a composition extends the one with a single block replaced by a block it extends."""
+NESTED = {"linear_plus_michaelis_menten_elimination": "linear_elimination", "two_compartment": "one_compartment",
+          "three_compartment": "two_compartment", "three_compartment_catenary": "two_compartment",
+          "transit_absorption_1": "first_order_absorption", "transit_absorption_3": "first_order_absorption"}
+"""The nested pairs issue 8 names (linear vs linear plus Michaelis-Menten elimination, one vs two compartments,
+first-order vs transit absorption), and two vs three compartments: the child contains the parent, exactly or in a
+limit. (Transit (3) does not contain transit (1): its three steps share one rate.)"""
 SWITCHED_OFF = 1e-4
 """A new rate switched off: this fraction of its prior median."""
 
@@ -62,18 +74,35 @@ def parent_starts(choice: tuple[str, ...], fitted: dict, model, data) -> list[di
 
     starts = []
     for i, block in enumerate(choice):
-        if block not in SIMPLER:
-            continue
-        simpler, off = SIMPLER[block]
-        parent = fitted.get(choice[:i] + (simpler,) + choice[i + 1:])
-        if parent is None:
-            continue
-        point = dict(parent)
-        if off is not None:
-            priors = BayesianProblem.build(AggregateLikelihood(model, data)).priors
-            point[off] = SWITCHED_OFF * priors[off].typical()
-        starts.append(point)
+        for simpler, off in SIMPLER.get(block, ()):
+            parent = fitted.get(choice[:i] + (simpler,) + choice[i + 1:])
+            if parent is None:
+                continue
+            point = dict(parent)
+            if off is not None:
+                priors = BayesianProblem.build(AggregateLikelihood(model, data)).priors
+                point[off] = SWITCHED_OFF * priors[off].typical()
+            starts.append(point)
     return starts
+
+
+NESTED_TOLERANCE_M2LL = 0.1
+"""Issue 8: a structure that extends another ends at most this much worse in maximised -2 log L."""
+
+
+def nested_gaps(comps, results: dict) -> list[tuple[str, str, float]]:
+    """``(child, parent, child's -2 log L minus parent's)`` for every screened nested pair (:data:`NESTED`)."""
+    gaps = []
+    for choice in comps:
+        child = ", ".join(choice)
+        if "m2ll" not in results.get(child, {}):
+            continue
+        for i, block in enumerate(choice):
+            if block in NESTED:
+                parent = ", ".join(choice[:i] + (NESTED[block],) + choice[i + 1:])
+                if "m2ll" in results.get(parent, {}):
+                    gaps.append((child, parent, results[child]["m2ll"] - results[parent]["m2ll"]))
+    return gaps
 
 
 def _screen(model, data, **kwargs) -> dict:
@@ -162,6 +191,13 @@ def screen_problem(name: str, reference: bool, reference_top: int | None, first:
           f"{np.median(per_eval):.2f}, starts run median {np.median([r['starts'] for r in ok.values()]):.0f}")
     top = sorted(ok, key=lambda k: ok[k]["bic"])
     print("  top 5 by BIC:", " | ".join(top[:5]))
+    gaps = nested_gaps(comps, results)
+    worst = max(gaps, key=lambda g: g[2], default=None)
+    bad = [g for g in gaps if g[2] > NESTED_TOLERANCE_M2LL]
+    print(f"  nested pairs: {len(gaps)}; child -2 log L minus parent's: max {worst[2]:+.3f} ({worst[0]} over "
+          f"{worst[1]})" if worst else "  nested pairs: none")
+    print(f"  nested pairs where the child ends more than {NESTED_TOLERANCE_M2LL} worse: {len(bad)}"
+          + "".join(f"\n    {c} over {p}: {d:+.3f}" for c, p, d in bad))
     if reference:
         todo = top[:reference_top] if reference_top else list(results)
         print(f"\n  reference: full path, 32 starts, {len(todo)} structures")
