@@ -73,7 +73,8 @@ def test_a_child_of_a_parent_too_fast_for_any_grid_ends_no_worse():
     parent_m2ll = -2 * parent.diagnostics["max_log_likelihood"]
     values = parent.diagnostics["max_likelihood_values"]
     assert values["ktr"] > 20.0, values  # the premise: a parent point no grid follows
-    model = lib.build(bp.problem, ("transit_absorption_3", "one_compartment", "linear_plus_michaelis_menten_elimination"))
+    child = ("transit_absorption_3", "one_compartment", "linear_plus_michaelis_menten_elimination")
+    model = lib.build(bp.problem, child)
     problem = BayesianProblem.build(co.AggregateLikelihood(model, data))
     child = co.fit(model, data, "map", engine=ENGINE, screening=True, init=[_neutral(problem, values, ("Vmax",))])
     assert -2 * child.diagnostics["max_log_likelihood"] <= parent_m2ll + NESTED_TOLERANCE_M2LL
