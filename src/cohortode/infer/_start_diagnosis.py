@@ -24,8 +24,7 @@ def diagnose_start(problem: BayesianProblem, z: np.ndarray) -> str:
     Checks in order: a site outside its prior's support (or a prior density of zero); the ODE solve of the typical
     individual (all random effects zero); the solve of the virtual patients of the moment engine; the predicted
     variance; the scale of the typical prediction against the observed means; a finite density whose gradient is
-    not. Runs only when a start failed, so
-    its compilation costs nothing on the common path.
+    not. Runs only when a start failed, so its compilation costs nothing on the common path.
 
     Returns
     -------

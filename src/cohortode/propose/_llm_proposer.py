@@ -561,21 +561,7 @@ class LLMProposer(Proposer):
         NotImplementedError
             When the backend cannot score.
         """
-        continuations = list(continuations)
-        key = hashlib.sha256(repr((self.backend.name, messages, continuations)).encode()).hexdigest()
-        if key not in self._score_cache:
-            if not continuations:
-                return np.zeros(0)
-            local = self._local()
-            values = local.score(messages, continuations) if local is not None else self.backend.score(
-                messages, continuations)
-            values = np.asarray(values, dtype=np.float64)
-            if values.shape != (len(continuations),):
-                raise ValueError(f"backend.score returned shape {values.shape}, expected ({len(continuations)},)")
-            if len(self._score_cache) > 256:
-                self._score_cache.clear()
-            self._score_cache[key] = values
-        return self._score_cache[key].copy()
+        return self.score_many([(messages, continuations)])[0]
 
     def score_many(self, requests: Sequence[tuple[list[dict[str, str]], Sequence[str]]]) -> list[np.ndarray]:
         """:meth:`score` of several ``(messages, continuations)`` requests, as one group (cached per group).
@@ -589,7 +575,7 @@ class LLMProposer(Proposer):
             When the backend cannot score.
         """
         requests = [(messages, list(continuations)) for messages, continuations in requests]
-        key = hashlib.sha256(repr((self.backend.name, "group", requests)).encode()).hexdigest()
+        key = hashlib.sha256(repr((self.backend.name, requests)).encode()).hexdigest()
         if key not in self._score_cache:
             local = self._local()
             if local is not None and all(continuations for _, continuations in requests):
