@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import cohortode as co
+from cohortode.datasets import cohorts_dir
 from cohortode.infer._problem import BayesianProblem
 from cohortode.infer._start_diagnosis import diagnose_start
 from cohortode.propose._benchmark_problems import benchmark_problem
@@ -91,6 +92,57 @@ def test_the_maximum_likelihood_past_the_grids_stability_limit_is_reached():
     fit = co.fit(model, bp.problem.data, "map", engine=ENGINE, screening=True)
     assert -2 * fit.diagnostics["max_log_likelihood"] <= 8.21 + NESTED_TOLERANCE_M2LL
     assert fit.diagnostics["max_likelihood_values"]["ktr"] > 20.0
+
+
+SEIR_DECLINING_CONTACT = """
+name = "seir_declining_contact"
+states = ["S", "I", "R", "E"]
+covariates = []
+
+[rhs]
+S = "-I*S*beta*exp(-q*t)"
+I = "E*sigma - I*gamma"
+R = "I*gamma"
+E = "-E*sigma + I*S*beta*exp(-q*t)"
+
+[observables]
+infected = "I"
+
+[initial]
+S = "-1 + N"
+I = "1"
+
+[parameters.N]
+iiv = true
+
+[parameters.beta]
+iiv = true
+
+[parameters.gamma]
+iiv = true
+
+[parameters.q]
+iiv = true
+
+[parameters.sigma]
+iiv = true
+"""
+
+
+def test_a_map_held_at_the_grids_stability_wall_is_refined(tmp_path):
+    """A structure the language model proposed for the recovery suite's SIR cohort (SEIR, mass action, declining
+    contact; the population size N fitted): on the default grid of 64 steps the MAP stopped at RK4's stability wall
+    with gradient norm 56 and an indefinite Hessian (log density -223.7), so none of its 400 Laplace draws had a
+    finite density and the candidate was rejected. Refined because it is held there, it reaches -87.3."""
+    path = tmp_path / "model.toml"
+    path.write_text(SEIR_DECLINING_CONTACT)
+    model = co.ODEModel.from_toml(path)
+    data = co.CohortData.from_directory(cohorts_dir() / "recovery" / "epidemic_sir_saturating_incidence")
+    fit = co.fit(model, data, "laplace", engine=ENGINE, screening=True, laplace_draws_n=100, warn=False)
+    assert fit.map.log_density > -90.0
+    assert fit.diagnostics["screening"]["grid_steps"] > 64
+    assert min(fit.diagnostics["hessian_eigenvalues"]) > 0
+    assert np.all(np.isfinite(fit._laplace_log_weights))
 
 
 PARENT_STARTS = {  # block -> (the block it extends, the new rate that switches the extension off, or None: a limit)
