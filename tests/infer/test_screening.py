@@ -145,6 +145,56 @@ def test_a_map_held_at_the_grids_stability_wall_is_refined(tmp_path):
     assert np.all(np.isfinite(fit._laplace_log_weights))
 
 
+SIRS_DECLINING_CONTACT = """
+name = "sirs_declining_contact"
+states = ["S", "I", "R"]
+covariates = []
+
+[rhs]
+S = "R*omega - I*S*beta*exp(-q*t)"
+I = "-I*gamma + I*S*beta*exp(-q*t)"
+R = "I*gamma - R*omega"
+
+[observables]
+infected = "I"
+
+[initial]
+S = "-2 + N"
+I = "2"
+
+[parameters.N]
+iiv = true
+
+[parameters.beta]
+iiv = true
+
+[parameters.gamma]
+iiv = true
+
+[parameters.omega]
+iiv = true
+
+[parameters.q]
+iiv = true
+"""
+
+
+def test_a_map_held_at_the_wall_on_every_grid_is_screened_on_the_exact_path(tmp_path):
+    """Another structure the language model proposed, on the recovery suite's SEIR cohort, with the discovery's 4
+    starts: its MAP stayed at the wall on every grid up to 512 steps and after 8 more random starts (log density
+    -244.6 at a saddle, no finite Laplace draw, rejected). On the exact path it reaches -208.8 with a positive
+    definite Hessian."""
+    path = tmp_path / "model.toml"
+    path.write_text(SIRS_DECLINING_CONTACT)
+    model = co.ODEModel.from_toml(path)
+    data = co.CohortData.from_directory(cohorts_dir() / "recovery" / "epidemic_seir")
+    fit = co.fit(model, data, "laplace", engine=ENGINE, screening=True, n_starts=4, laplace_draws_n=100, warn=False)
+    assert fit.diagnostics["screening"]["solver"] != "rk4"
+    assert fit.map.log_density > -215.0
+    assert min(fit.diagnostics["hessian_eigenvalues"]) > 0
+    assert np.isfinite(fit._laplace_log_weights).sum() >= 10
+
+
 PARENT_STARTS = {  # block -> (the block it extends, the new rate that switches the extension off, or None: a limit)
     "linear_plus_michaelis_menten_elimination": ("linear_elimination", "Vmax"),
     "two_compartment": ("one_compartment", "k12"), "three_compartment": ("two_compartment", "k13"),

@@ -18,6 +18,13 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   (the coarse optimum may sit in a basin that only the coarse grid made).
 - **No stiffness switch.** The full path probes the step count of Tsit5 at the MAP to switch stiff structures to
   Kvaerno5; a stiff structure on the grid gives a poor or ``-inf`` density at the fast parameter values instead.
+- **The grid's stability wall.** Past RK4's stability limit the grid gives non-finite values, and the optimiser stops
+  at that wall with its gradient still large: a MAP at a saddle of the true posterior, whose Laplace draws fall past
+  the wall, so that the candidate was rejected (epidemic structures with mass-action transmission and a fitted
+  population size, proposed by the language model). A MAP whose gradient norm stays above
+  :data:`WALL_GRADIENT_NORM` refines the grid as a failed grid check does; if it is still held there on the finest
+  grid, :data:`WALLED_EXTRA_STARTS` more random starts look for an optimum away from the wall, and if none is found,
+  the structure is screened on the exact path (the adaptive solver, one more compilation) from the best point so far.
 - **Maximum likelihood.** BIC needs the maximised likelihood, not the likelihood at the MAP: a structure that
   extends another carries priors on its new terms, which pull its MAP away from the parent's fit (theophylline,
   linear -> linear plus Michaelis-Menten elimination: the MAP's ``-2 log L`` was 0.85 worse than the parent's
@@ -74,6 +81,8 @@ WALL_GRADIENT_NORM = 1.0
 something other than convergence: on the RK4 grid, the wall of non-finite values past the grid's stability limit.
 Its grid is refined as if the grid check had failed (an SIR-type structure proposed by the language model: log
 density -223.7 with gradient norm 56 on 64 steps, -87.3 on 512)."""
+WALLED_EXTRA_STARTS = 8
+"""Random starts tried again when the MAP is still held at the wall on the finest grid."""
 GRID_TOLERANCE_M2LL = 0.1
 """Largest accepted change of ``-2 log L`` at the optimum between the grid and one twice as fine."""
 SCREENING_AGREEMENT = 3
@@ -401,16 +410,51 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
             error_m2ll = _grid_error(objective, result.unconstrained)
             ok = error_m2ll <= GRID_TOLERANCE_M2LL
             check_s += time.perf_counter() - t0
+    if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
+        # still held at the wall on the finest grid: its Laplace draws would fall past the wall (no finite
+        # density), so more random starts look for an optimum away from it
+        try:
+            more = find_map(problem, n_starts=max(n_starts, WALLED_EXTRA_STARTS), seed=seed + 1, objective=objective,
+                            ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
+        except FitError:
+            more = None
+        if more is not None:
+            optimise_s += more.optimise_seconds
+            evaluations += more.evaluations
+        if more is not None and more.log_density > result.log_density:
+            result = more
+            t0 = time.perf_counter()
+            error_m2ll = _grid_error(objective, result.unconstrained)
+            ok = error_m2ll <= GRID_TOLERANCE_M2LL
+            check_s += time.perf_counter() - t0
+    exact = False
+    if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
+        # no optimum away from the wall on any grid: the exact path (adaptive solver, as a full fit), one compilation
+        exact_problem = _problem(model, data, engine, error, priors, "auto", 1)
+        exact_objective, seconds = compiled_objective(exact_problem, rows=rows)
+        compile_s += seconds
+        try:
+            fallback = find_map(exact_problem, n_starts=n_starts, seed=seed, init=[result.values, *init],
+                                objective=exact_objective, agreement=SCREENING_AGREEMENT, ftol=SCREENING_FTOL,
+                                maxcor=LBFGS_MEMORY)
+        except FitError:
+            fallback = None
+        if fallback is not None:
+            optimise_s += fallback.optimise_seconds
+            evaluations += fallback.evaluations
+        if fallback is not None and fallback.log_density > result.log_density:
+            result, problem, objective, exact = fallback, exact_problem, exact_objective, True
+            solver, steps, error_m2ll, ok = exact_problem.likelihood.compiled.solver, 0, 0.0, True
     t0 = time.perf_counter()
     init_points = [z for _, z in initial_points(problem, init)[:-1]]
-    if linear:
+    if linear or exact:
         ml_z, ml_loglik, ml_evaluations = maximise_likelihood(objective, [result.unconstrained, *init_points])
     else:
         ml_z, ml_loglik, ml_evaluations = _maximise_past_the_grid(objective, [result.unconstrained, *init_points],
                                                                   steps)
     if ml_z is None or ml_loglik < result.log_likelihood:
         ml_z, ml_loglik = result.unconstrained, result.log_likelihood
-    if not linear and init_points:
+    if not (linear or exact) and init_points:
         # the best parent's point on a grid right there (one more start), then exact values where no grid is right
         fine, best = _grid_for_best_parent(objective, init_points, steps)
         if fine is not objective:
