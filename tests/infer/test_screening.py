@@ -1,5 +1,7 @@
 """The screening path (``fit(..., screening=True)``), extra MAP starts (``init``) and precise fit failures."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,39 +96,17 @@ def test_the_maximum_likelihood_past_the_grids_stability_limit_is_reached():
     assert fit.diagnostics["max_likelihood_values"]["ktr"] > 20.0
 
 
-SEIR_DECLINING_CONTACT = """
-name = "seir_declining_contact"
-states = ["S", "I", "R", "E"]
-covariates = []
-
-[rhs]
-S = "-I*S*beta*exp(-q*t)"
-I = "E*sigma - I*gamma"
-R = "I*gamma"
-E = "-E*sigma + I*S*beta*exp(-q*t)"
-
-[observables]
-infected = "I"
-
-[initial]
-S = "-1 + N"
-I = "1"
-
-[parameters.N]
-iiv = true
-
-[parameters.beta]
-iiv = true
-
-[parameters.gamma]
-iiv = true
-
-[parameters.q]
-iiv = true
-
-[parameters.sigma]
-iiv = true
-"""
+def _proposed_model(tmp_path, name: str, rhs: dict[str, str], initial: dict[str, str]) -> co.ODEModel:
+    """A structure as the discovery loop records it (``structures/<hash>/model.toml``): the observable ``infected
+    = I``, every parameter with between-subject variability, default priors."""
+    free = sorted({w for e in [*rhs.values(), *initial.values()] for w in re.findall(r"[A-Za-z_]\w*", e)}
+                  - set(rhs) - {"t", "exp"})
+    lines = [f'name = "{name}"', f"states = {list(rhs)}".replace("'", '"'), "covariates = []", "", "[rhs]",
+             *(f'{k} = "{v}"' for k, v in rhs.items()), "", "[observables]", 'infected = "I"', "", "[initial]",
+             *(f'{k} = "{v}"' for k, v in initial.items()), *(f"\n[parameters.{k}]\niiv = true" for k in free)]
+    path = tmp_path / "model.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return co.ODEModel.from_toml(path)
 
 
 def test_a_map_held_at_the_grids_stability_wall_is_refined(tmp_path):
@@ -134,9 +114,9 @@ def test_a_map_held_at_the_grids_stability_wall_is_refined(tmp_path):
     contact; the population size N fitted): on the default grid of 64 steps the MAP stopped at RK4's stability wall
     with gradient norm 56 and an indefinite Hessian (log density -223.7), so none of its 400 Laplace draws had a
     finite density and the candidate was rejected. Refined because it is held there, it reaches -87.3."""
-    path = tmp_path / "model.toml"
-    path.write_text(SEIR_DECLINING_CONTACT)
-    model = co.ODEModel.from_toml(path)
+    model = _proposed_model(tmp_path, "seir_declining_contact", {
+        "S": "-I*S*beta*exp(-q*t)", "I": "E*sigma - I*gamma", "R": "I*gamma", "E": "-E*sigma + I*S*beta*exp(-q*t)"},
+        {"S": "-1 + N", "I": "1"})
     data = co.CohortData.from_directory(cohorts_dir() / "recovery" / "epidemic_sir_saturating_incidence")
     fit = co.fit(model, data, "laplace", engine=ENGINE, screening=True, laplace_draws_n=100, warn=False)
     assert fit.map.log_density > -90.0
@@ -145,48 +125,14 @@ def test_a_map_held_at_the_grids_stability_wall_is_refined(tmp_path):
     assert np.all(np.isfinite(fit._laplace_log_weights))
 
 
-SIRS_DECLINING_CONTACT = """
-name = "sirs_declining_contact"
-states = ["S", "I", "R"]
-covariates = []
-
-[rhs]
-S = "R*omega - I*S*beta*exp(-q*t)"
-I = "-I*gamma + I*S*beta*exp(-q*t)"
-R = "I*gamma - R*omega"
-
-[observables]
-infected = "I"
-
-[initial]
-S = "-2 + N"
-I = "2"
-
-[parameters.N]
-iiv = true
-
-[parameters.beta]
-iiv = true
-
-[parameters.gamma]
-iiv = true
-
-[parameters.omega]
-iiv = true
-
-[parameters.q]
-iiv = true
-"""
-
-
 def test_a_map_held_at_the_wall_on_every_grid_is_screened_on_the_exact_path(tmp_path):
     """Another structure the language model proposed, on the recovery suite's SEIR cohort, with the discovery's 4
     starts: its MAP stayed at the wall on every grid up to 512 steps and after 8 more random starts (log density
     -244.6 at a saddle, no finite Laplace draw, rejected). On the exact path it reaches -208.8 with a positive
     definite Hessian."""
-    path = tmp_path / "model.toml"
-    path.write_text(SIRS_DECLINING_CONTACT)
-    model = co.ODEModel.from_toml(path)
+    model = _proposed_model(tmp_path, "sirs_declining_contact", {
+        "S": "R*omega - I*S*beta*exp(-q*t)", "I": "-I*gamma + I*S*beta*exp(-q*t)", "R": "I*gamma - R*omega"},
+        {"S": "-2 + N", "I": "2"})
     data = co.CohortData.from_directory(cohorts_dir() / "recovery" / "epidemic_seir")
     fit = co.fit(model, data, "laplace", engine=ENGINE, screening=True, n_starts=4, laplace_draws_n=100, warn=False)
     assert fit.diagnostics["screening"]["solver"] != "rk4"

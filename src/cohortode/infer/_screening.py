@@ -185,6 +185,15 @@ def _grid_error(objective, z: np.ndarray) -> float:
     return abs(2.0 * (fine_ll - coarse_ll))
 
 
+def _search(problem: BayesianProblem, objective, **starts) -> MapResult | None:
+    """:func:`find_map` with the screen's tolerances (``starts``: its ``n_starts``, ``seed``, ``init``,
+    ``agreement``); ``None`` when no start reaches a finite density."""
+    try:
+        return find_map(problem, objective=objective, ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY, **starts)
+    except FitError:
+        return None
+
+
 def _gradient_norm(objective, z: np.ndarray) -> float:
     """Norm of the gradient of the negative log density at ``z`` (``inf`` where it is not finite)."""
     gradient = np.asarray(objective(jnp.asarray(z))[1])
@@ -391,58 +400,48 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
                           ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
         optimise_s += result.optimise_seconds
         evaluations += result.evaluations
+    def better(candidate: MapResult | None) -> bool:
+        """Count a further MAP search's cost; whether it beat the current result."""
+        nonlocal optimise_s, evaluations
+        if candidate is None:
+            return False
+        optimise_s += candidate.optimise_seconds
+        evaluations += candidate.evaluations
+        return candidate.log_density > result.log_density
+
+    def recheck() -> None:
+        """The grid check at a new result."""
+        nonlocal error_m2ll, ok, check_s
+        t0 = time.perf_counter()
+        error_m2ll = _grid_error(objective, result.unconstrained)
+        ok = error_m2ll <= GRID_TOLERANCE_M2LL
+        check_s += time.perf_counter() - t0
+
     if steps != start_steps:
         # The coarse grid was wrong near the optimum it found, so that optimum may sit in a basin the coarse grid
         # made (theophylline, transit absorption (3) + Michaelis-Menten: a coarse optimum polished on the fine
         # grid ended at -2 log L 57.9, where the structure reaches 9.5): the caller's points and the prior medians
         # are run again on the final grid, and the best optimum wins.
-        try:
-            rerun = find_map(problem, n_starts=1, seed=seed, init=[*init], objective=objective,
-                             ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
-        except FitError:
-            rerun = None
-        if rerun is not None:
-            optimise_s += rerun.optimise_seconds
-            evaluations += rerun.evaluations
-        if rerun is not None and rerun.log_density > result.log_density:
+        rerun = _search(problem, objective, n_starts=1, seed=seed, init=[*init])
+        if better(rerun):
             result = rerun
-            t0 = time.perf_counter()
-            error_m2ll = _grid_error(objective, result.unconstrained)
-            ok = error_m2ll <= GRID_TOLERANCE_M2LL
-            check_s += time.perf_counter() - t0
+            recheck()
     if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
         # still held at the wall on the finest grid: its Laplace draws would fall past the wall (no finite
         # density), so more random starts look for an optimum away from it
-        try:
-            more = find_map(problem, n_starts=max(n_starts, WALLED_EXTRA_STARTS), seed=seed + 1, objective=objective,
-                            ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
-        except FitError:
-            more = None
-        if more is not None:
-            optimise_s += more.optimise_seconds
-            evaluations += more.evaluations
-        if more is not None and more.log_density > result.log_density:
+        more = _search(problem, objective, n_starts=max(n_starts, WALLED_EXTRA_STARTS), seed=seed + 1)
+        if better(more):
             result = more
-            t0 = time.perf_counter()
-            error_m2ll = _grid_error(objective, result.unconstrained)
-            ok = error_m2ll <= GRID_TOLERANCE_M2LL
-            check_s += time.perf_counter() - t0
+            recheck()
     exact = False
     if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
         # no optimum away from the wall on any grid: the exact path (adaptive solver, as a full fit), one compilation
         exact_problem = _problem(model, data, engine, error, priors, "auto", 1)
         exact_objective, seconds = compiled_objective(exact_problem, rows=rows)
         compile_s += seconds
-        try:
-            fallback = find_map(exact_problem, n_starts=n_starts, seed=seed, init=[result.values, *init],
-                                objective=exact_objective, agreement=SCREENING_AGREEMENT, ftol=SCREENING_FTOL,
-                                maxcor=LBFGS_MEMORY)
-        except FitError:
-            fallback = None
-        if fallback is not None:
-            optimise_s += fallback.optimise_seconds
-            evaluations += fallback.evaluations
-        if fallback is not None and fallback.log_density > result.log_density:
+        fallback = _search(exact_problem, exact_objective, n_starts=n_starts, seed=seed, init=[result.values, *init],
+                           agreement=SCREENING_AGREEMENT)
+        if better(fallback):
             result, problem, objective, exact = fallback, exact_problem, exact_objective, True
             solver, steps, error_m2ll, ok = exact_problem.likelihood.compiled.solver, 0, 0.0, True
     t0 = time.perf_counter()
