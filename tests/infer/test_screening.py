@@ -281,11 +281,11 @@ def test_rk4_grid_matches_the_adaptive_solver():
     np.testing.assert_allclose(np.asarray(mu_grid), np.asarray(mu_exact), rtol=2e-4)
 
 
-@pytest.mark.heavy  # NUTS through Tsit5 on a Michaelis-Menten posterior: over 20 min on 2 cores (see the session note)
 def test_screening_laplace_intervals_contain_exact_nuts_medians():
     """One-compartment Michaelis-Menten cohort (12 subjects, 320 mg oral). NUTS with the exact solver (Tsit5 at the
     default tolerances), kept cheap: 2 chains x 300 warm-up + 300 draws in this process (one compilation); the
-    medians of 600 draws are precise to a few percent of a posterior SD, far inside a 90% interval."""
+    medians of 600 draws are precise to a few percent of a posterior SD, far inside a 90% interval. About 50 s on 2
+    cores since the lean Tsit5 (it was kept out of `make test` when it took over 20 minutes)."""
     truth = dict(ka=1.5, Vmax=40.0, Km=80.0, V=30.0)
     synthetic = SyntheticModel(
         name="onecomp_mm",
