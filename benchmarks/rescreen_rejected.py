@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         for events in sorted({*folder.glob("events.jsonl"), *folder.glob("*/events.jsonl"),
                               *folder.glob("*/*/events.jsonl")}):
             run_dir = events.parent
-            results = [json.loads(line).get("result") for line in events.read_text().splitlines()
-                       if json.loads(line).get("event") == "screened"]
+            records = [json.loads(line) for line in events.read_text().splitlines()]
+            results = [r.get("result") for r in records if r.get("event") == "screened"]
             rejected = [r for r in results if r and r["status"] == "rejected" and args.reason in r["reason"]]
             if not rejected:
                 continue

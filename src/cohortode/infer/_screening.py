@@ -426,15 +426,17 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         if better(rerun):
             result = rerun
             recheck()
-    if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
+    held = not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM
+    if held:
         # still held at the wall on the finest grid: its Laplace draws would fall past the wall (no finite
         # density), so more random starts look for an optimum away from it
         more = _search(problem, objective, n_starts=max(n_starts, WALLED_EXTRA_STARTS), seed=seed + 1)
         if better(more):
             result = more
             recheck()
+            held = _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM
     exact = False
-    if not linear and _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM:
+    if held:
         # no optimum away from the wall on any grid: the exact path (adaptive solver, as a full fit), one compilation
         exact_problem = _problem(model, data, engine, error, priors, "auto", 1)
         exact_objective, seconds = compiled_objective(exact_problem, rows=rows)
