@@ -35,7 +35,9 @@ What differs from a full fit, and why (figures: ``python benchmarks/screening.py
   parent at rates too fast for any grid), the likelihood is computed with the default adaptive solver instead. So a
   nested child ends no worse than the parent it was started from. The maximum likelihood may also lie at faster rates
   than the MAP, past the grid's stability limit: a start whose optimisation stopped at non-finite values continues
-  on finer grids, up to :data:`MAX_LIKELIHOOD_GRID_STEPS`.
+  on finer grids, up to :data:`MAX_LIKELIHOOD_GRID_STEPS`. Every maximum found on a grid is then checked there as the
+  MAP is; where the check fails the maximisation continues on finer grids, and where none follows, the likelihood at
+  the point is computed with the adaptive solver (:func:`_followed_maximum`).
 - **Laplace Hessian** by central differences of the compiled gradient (``2 d`` evaluations, no second compilation).
 
 The final NUTS fit of a surviving structure uses none of this: the default solver and tolerances. Count data
@@ -213,10 +215,12 @@ def _grid_following(objective, points: Sequence[np.ndarray], steps: int):
     return steps, objective
 
 
-def _grid_for_best_parent(objective, points: Sequence[np.ndarray], steps: int) -> tuple[object, np.ndarray | None]:
-    """``(objective, point)``: the ``init`` point of highest likelihood and the objective on a grid that follows the
-    dynamics there (error within :data:`GRID_TOLERANCE_M2LL`), for the maximum-likelihood step (``steps``: the
-    objective's grid; ``(objective, None)`` when no point is finite).
+def _grid_for_best_parent(objective, points: Sequence[np.ndarray], steps: int
+                          ) -> tuple[object, int, np.ndarray | None]:
+    """``(objective, steps, point)``: the ``init`` point of highest likelihood and the objective (and its number of
+    steps) on a grid that follows the dynamics there (error within :data:`GRID_TOLERANCE_M2LL`), for the
+    maximum-likelihood step (``steps``: the given objective's grid; ``(objective, steps, None)`` when no point is
+    finite).
 
     A nested child started at its parents' optima ends no worse than its best parent when the grid is right at that
     parent's point, and may improve on it from there. The MAP's grid need only be right at one of the points. The
@@ -231,35 +235,71 @@ def _grid_for_best_parent(objective, points: Sequence[np.ndarray], steps: int) -
             if np.isfinite(loglik):
                 scored.append((loglik, z))
     if not scored:
-        return objective, None
+        return objective, steps, None
     best = max(scored, key=lambda item: item[0])[1]
-    return _grid_following(objective, [best], steps)[1], best
+    fine_steps, fine = _grid_following(objective, [best], steps)
+    return fine, fine_steps, best
 
 
-def _exact_at_unfollowed(model, data, engine, error, priors, objective, points: Sequence[np.ndarray]
-                         ) -> list[tuple[float, np.ndarray]]:
-    """``(log-likelihood, point)`` with the default adaptive solver at the ``init`` points where the grid's error
-    exceeds :data:`GRID_TOLERANCE_M2LL` (or the grid solve fails); empty when the grid follows them all.
+def _exact_log_likelihood(model, data, engine, error, priors):
+    """``z -> log-likelihood`` with the default adaptive solver (``-inf`` where it is not finite), compiled on first
+    use: only a structure with a point that no grid follows pays for the compilation."""
+    compiled = []
+
+    def loglik(z: np.ndarray) -> float:
+        if not compiled:
+            exact = _problem(model, data, engine, error, priors, "auto", 1)
+            compiled.append(jax.jit(lambda z: exact.log_density_and_likelihood(z)[1]))
+        value = float(compiled[0](jnp.asarray(z)))
+        return value if np.isfinite(value) else -np.inf
+
+    return loglik
+
+
+def _exact_at_unfollowed(exact_loglik, objective, points: Sequence[np.ndarray]) -> list[tuple[float, np.ndarray]]:
+    """``(log-likelihood, point)`` with the default adaptive solver (``exact_loglik``) at the ``init`` points where the
+    grid's error exceeds :data:`GRID_TOLERANCE_M2LL` (or the grid solve fails); empty when the grid follows them all.
 
     A nested child contains its parent: at the parent's optimum, with the new terms switched off, its likelihood is
     the parent's. But a parent may sit at rates that no grid up to :data:`MAX_GRID_STEPS` follows (theophylline,
     transit (3) + one compartment: ``ktr`` 32/h with a between-subject SD of 0.7, so the virtual patients reach
     110/h, past explicit RK4's stability limit at any such grid), and its child, optimised on the grid, ended 0.2-0.35
-    worse in ``-2 log L`` than the parent. The likelihood at those points is computed exactly here (one compilation
-    of the likelihood alone, only when such a point exists), so the child's maximised likelihood is at least its
-    parent's.
+    worse in ``-2 log L`` than the parent. The likelihood at those points is computed exactly here, so the child's
+    maximised likelihood is at least its parent's.
     """
-    unfollowed = [z for z in points if np.all(np.isfinite(z)) and not _grid_error(objective, z) <= GRID_TOLERANCE_M2LL]
-    if not unfollowed:
-        return []
-    exact = _problem(model, data, engine, error, priors, "auto", 1)
-    loglik = jax.jit(lambda z: exact.log_density_and_likelihood(z)[1])
     out = []
-    for z in unfollowed:
-        value = float(loglik(jnp.asarray(z)))
-        if np.isfinite(value):
-            out.append((value, np.asarray(z, dtype=float)))
+    for z in points:
+        if np.all(np.isfinite(z)) and not _grid_error(objective, z) <= GRID_TOLERANCE_M2LL:
+            value = exact_loglik(z)
+            if np.isfinite(value):
+                out.append((value, np.asarray(z, dtype=float)))
     return out
+
+
+def _followed_maximum(objective, steps: int, z: np.ndarray, exact_loglik) -> tuple[np.ndarray, float, int]:
+    """``(point, log-likelihood, evaluations)``: a maximum found on the grid ``objective`` (``steps``), measured on a
+    grid that follows the dynamics there.
+
+    The maximum-likelihood step leaves the MAP, where the grid was checked, and may reach parameter values where the
+    grid is wrong: on the pharmacodynamic recovery cohort (one compartment, Emax, indirect response II) it ran to a
+    drug effect switched off and a fast turnover, where 64 steps gave ``-2 log L`` 150.23 and the adaptive solver
+    157.60. A structure's BIC then rested on the grid's error, and its nested child, screened on a finer grid, ended
+    5.7 worse than it. So the grid check is repeated at the maximum; where it fails the grid is doubled and the
+    maximisation continued from there (:data:`CONTINUATION_MAXITER` iterations per grid, up to
+    :data:`MAX_LIKELIHOOD_GRID_STEPS`), and where no grid follows, the likelihood at the point is computed exactly.
+    """
+    evaluations = 0
+    loglik = float(objective(jnp.asarray(z))[2])
+    while not _grid_error(objective, z) <= GRID_TOLERANCE_M2LL:
+        if 2 * steps > MAX_LIKELIHOOD_GRID_STEPS:
+            return z, exact_loglik(z), evaluations
+        objective, steps = objective.refined(2), 2 * steps
+        finer_z, finer_loglik, n = maximise_likelihood(objective, [z], CONTINUATION_MAXITER)
+        evaluations += n
+        if finer_z is None:  # not finite on the finer grid either: the exact value decides
+            return z, exact_loglik(z), evaluations
+        z, loglik = finer_z, finer_loglik
+    return z, loglik, evaluations
 
 
 def maximise_likelihood(objective, starts: Sequence[np.ndarray], maxiter: int = 200) -> tuple[np.ndarray, float, int]:
@@ -303,9 +343,10 @@ def _maximise(objective, starts: Sequence[np.ndarray], maxiter: int = 200, resta
 
 
 def _maximise_past_the_grid(objective, starts: Sequence[np.ndarray], steps: int
-                            ) -> tuple[np.ndarray | None, float, int]:
+                            ) -> tuple[list[tuple[np.ndarray, object, int]], int]:
     """:func:`maximise_likelihood` from each of ``starts``, continued on finer grids (up to
-    :data:`MAX_LIKELIHOOD_GRID_STEPS`) where the grid may be what stopped it: the best point, its value, evaluations.
+    :data:`MAX_LIKELIHOOD_GRID_STEPS`) where the grid may be what stopped it: each start's maximum with the grid it
+    was found on (``(point, objective, steps)``; starts that reach no finite value are left out), and the evaluations.
 
     The maximum likelihood may lie at faster rates than the MAP, which the priors hold back (theophylline, transit
     absorption (3) + one compartment + Michaelis-Menten elimination: ``ktr`` 24/h with a between-subject SD of 0.64,
@@ -316,24 +357,27 @@ def _maximise_past_the_grid(objective, starts: Sequence[np.ndarray], steps: int
     more substeps, for at most :data:`CONTINUATION_MAXITER` iterations per grid, and the best value wins; so is a start
     where the grid fails outright (a parent's point at rates the grid cannot follow). This is done per start: the
     best optimum on the coarse grid may be a converged one in another basin (8.80 from the parent's start) while the
-    start that was stopped leads to the better one.
+    start that was stopped leads to the better one. Every start's maximum is returned, not the best on its grid: the
+    caller measures each where a grid follows it (:func:`_followed_maximum`), and the best on a coarse grid can be the
+    grid's error.
     """
-    best_z, best_loglik, evaluations = None, -np.inf, 0
+    maxima, evaluations = [], 0
     for start in starts:
         z, loglik, n, walled = _maximise(objective, [start])
         evaluations += n
         if z is None and walled and np.all(np.isfinite(start)):  # the grid fails at the start itself
             z, loglik = np.asarray(start, dtype=float), -np.inf
         finer, finer_steps = objective, steps
+        grid = (finer, finer_steps)
         while z is not None and walled and 2 * finer_steps <= MAX_LIKELIHOOD_GRID_STEPS:
             finer, finer_steps = finer.refined(2), 2 * finer_steps
             finer_z, finer_loglik, n, walled = _maximise(finer, [z], CONTINUATION_MAXITER, restarts=0)
             evaluations += n
             if finer_z is not None and finer_loglik > loglik:
-                z, loglik = finer_z, finer_loglik
-        if z is not None and np.isfinite(loglik) and loglik > best_loglik:
-            best_z, best_loglik = z, loglik
-    return best_z, best_loglik, evaluations
+                z, loglik, grid = finer_z, finer_loglik, (finer, finer_steps)
+        if z is not None and np.isfinite(loglik):
+            maxima.append((z, *grid))
+    return maxima, evaluations
 
 
 def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error: ErrorKind = "combined",
@@ -450,22 +494,29 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     init_points = [z for _, z in initial_points(problem, init)[:-1]]
     if linear or exact:
         ml_z, ml_loglik, ml_evaluations = maximise_likelihood(objective, [result.unconstrained, *init_points])
+        found = [(ml_loglik, ml_z)] if ml_z is not None else []
     else:
-        ml_z, ml_loglik, ml_evaluations = _maximise_past_the_grid(objective, [result.unconstrained, *init_points],
-                                                                  steps)
+        # every maximum found on a grid is measured on a grid that follows it (:func:`_followed_maximum`)
+        exact_loglik = _exact_log_likelihood(model, data, engine, error, priors)
+        found = []
+        grids, ml_evaluations = _maximise_past_the_grid(objective, [result.unconstrained, *init_points], steps)
+        if init_points:
+            # the best parent's point on a grid right there (one more start), then exact values where no grid is right
+            fine, fine_steps, best = _grid_for_best_parent(objective, init_points, steps)
+            if fine is not objective:
+                z, _, n = maximise_likelihood(fine, [best])
+                ml_evaluations += n
+                grids.append((z, fine, fine_steps))
+            found += _exact_at_unfollowed(exact_loglik, fine, init_points)
+        for z, grid, grid_steps_z in grids:
+            if z is not None:
+                z, loglik, n = _followed_maximum(grid, grid_steps_z, z, exact_loglik)
+                ml_evaluations += n
+                found.append((loglik, z))
+    found = [(loglik, z) for loglik, z in found if np.isfinite(loglik)]
+    ml_loglik, ml_z = max(found, key=lambda item: item[0], default=(-np.inf, None))
     if ml_z is None or ml_loglik < result.log_likelihood:
         ml_z, ml_loglik = result.unconstrained, result.log_likelihood
-    if not (linear or exact) and init_points:
-        # the best parent's point on a grid right there (one more start), then exact values where no grid is right
-        fine, best = _grid_for_best_parent(objective, init_points, steps)
-        if fine is not objective:
-            z, loglik, n = maximise_likelihood(fine, [best])
-            ml_evaluations += n
-            if z is not None and loglik > ml_loglik:
-                ml_z, ml_loglik = z, loglik
-        for value, z in _exact_at_unfollowed(model, data, engine, error, priors, fine, init_points):
-            if value > ml_loglik:
-                ml_z, ml_loglik = z, value
     optimise_s += time.perf_counter() - t0
     evaluations += ml_evaluations
     ml_values = {k: float(v) for k, v in problem.constrain(ml_z).items()}
