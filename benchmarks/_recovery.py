@@ -72,6 +72,29 @@ def truth_row(result: Any, truth: ODEModel, data: CohortData, *, top: int = 3) -
     return None, ""
 
 
+def truth_tried(result: Any, truth: ODEModel, data: CohortData) -> str:
+    """Whether the true structure was among the structures a discovery screened, and how it was recognised.
+
+    By structure hash among all candidates; else by :func:`_equivalence.structurally_equivalent` among the screened
+    structures with as many parameters as the truth (a reparameterisation such as ``kin`` for ``kout*R0`` changes
+    the hash: the indirect-response cohort's truth was screened, then left out by Occam's window, and a hash check
+    alone printed "proposed no").
+
+    Returns
+    -------
+    str
+        ``"hash"``, ``"equivalence"`` or ``""`` (not screened).
+    """
+    candidates = result.candidates()
+    if truth.structure_hash in set(candidates["structure_hash"]):
+        return "hash"
+    size = len(truth.parameters)
+    for name, model in result.models.items():
+        if len(model.parameters) == size and structurally_equivalent(truth, model, data)[0]:
+            return "equivalence"
+    return ""
+
+
 def names() -> list[str]:
     """Cohorts of the suite, in order."""
     return sorted(p.name for p in SUITE.iterdir() if (p / "truth.json").exists())
