@@ -60,6 +60,11 @@ class SolverOptions:
     grid_steps
         Resolution of the fixed-step ``"rk4"`` path (screening): about this many steps per dosing segment (see
         :mod:`cohortode.compile._fixed_grid`).
+    grid_substeps
+        Each step of that grid split into this many equal RK4 steps: the grid a screening fit refined by substeps
+        (its objective's program), kept so that the fit predicts on the grid it was fitted on. A grid of
+        ``grid_steps * grid_substeps`` steps places its nodes differently, and near RK4's stability limit the two
+        can disagree by far more than the grid check's tolerance.
     """
 
     rtol: float = 1e-6
@@ -67,6 +72,7 @@ class SolverOptions:
     max_steps: int = 4096
     linear_method: LinearMethod = "auto"
     grid_steps: int = 64
+    grid_substeps: int = 1
 
 
 @dataclass(eq=False)
@@ -222,6 +228,8 @@ class CompiledModel:
             ys = jnp.broadcast_to(y, (len(seg.save_times), self.n_states)) if seg.save_times else None
             return ys, y, jnp.asarray(True)
         dts, save_index = segment_grid(seg.start, seg.end, seg.save_times, self.options.grid_steps)
+        if substeps is None and self.options.grid_substeps > 1:
+            substeps = jnp.asarray(self.options.grid_substeps, dtype=jnp.int32)
         path = rk4_solve(self.vector_field, y, (params, cov, rates), seg.start, dts, substeps)
         ok = jnp.all(jnp.isfinite(path))
         ys = path[jnp.asarray(save_index)] if seg.save_times else None

@@ -31,7 +31,7 @@ from ._multistart import compiled_objective
 from ._nuts_start import NutsStart
 from ._optimize import MapResult, find_map, laplace_sample
 from ._problem import PROBLEM_PIECES, BayesianProblem, problem_pieces, rebuild_problem
-from ._screening import finite_difference_hessian, screen
+from ._screening import laplace_hessian, screen
 from ._settings import FitSettings, Method, engine_spec
 
 __all__ = ["fit", "Fit"]
@@ -568,7 +568,7 @@ def _start_nuts(model: ODEModel, data, settings: FitSettings, *, engine: str | M
     settings = dataclasses.replace(settings, mass_matrix=mass_matrix)
     metric = None
     if mass_matrix == "laplace":
-        metric = inverse_mass_from_hessian(finite_difference_hessian(objective, result.unconstrained))
+        metric = inverse_mass_from_hessian(laplace_hessian(objective, result.unconstrained)[0])
     return NutsStart(problem, settings, result, metric, time.perf_counter() - clock, warn=warn)
 
 

@@ -65,8 +65,8 @@ from ._multistart import LBFGS_MEMORY, MAX_RESTARTS, RESTART_GRADIENT_NORM, comp
 from ._optimize import MapResult, find_map
 from ._problem import BayesianProblem
 
-__all__ = ["ScreeningFacts", "RowFunction", "screen", "finite_difference_hessian", "SCREENING_GRID_STEPS", "MAX_GRID_STEPS",
-           "GRID_TOLERANCE_M2LL", "HESSIAN_STEP", "maximise_likelihood", "SCREENING_AGREEMENT", "SCREENING_FTOL"]
+__all__ = ["ScreeningFacts", "RowFunction", "screen", "finite_difference_hessian", "laplace_hessian",
+           "SCREENING_GRID_STEPS", "MAX_GRID_STEPS", "GRID_TOLERANCE_M2LL", "HESSIAN_STEP", "maximise_likelihood", "SCREENING_AGREEMENT", "SCREENING_FTOL"]
 
 SCREENING_GRID_STEPS = 64
 """Initial grid resolution of the RK4 path (steps per dosing segment, before adding observation times)."""
@@ -93,6 +93,9 @@ SCREENING_FTOL = 1e-7
 """L-BFGS-B's relative tolerance on the objective: about 1e-5 in ``-2 log L`` at the scale of these posteriors."""
 HESSIAN_STEP = 1e-4
 """Step of the central differences of the gradient (unconstrained space) for the Laplace Hessian."""
+HESSIAN_RETRY_STEPS = (1e-3,)
+"""Larger steps tried in turn when the Hessian at :data:`HESSIAN_STEP` is not positive definite (see
+:func:`laplace_hessian`)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,8 @@ class RowFunction:
         return (*per_row, -np.array([float(o[0]) for o in outs]))
 
 
-def _problem(model, data, engine, error, priors, solver, steps) -> BayesianProblem:
-    options = SolverOptions(grid_steps=steps)
+def _problem(model, data, engine, error, priors, solver, steps, substeps: int = 1) -> BayesianProblem:
+    options = SolverOptions(grid_steps=steps, grid_substeps=substeps)
     if isinstance(data, CountData):  # counts: population-level parameters, no moment engine or residual error
         lik: AggregateLikelihood | CountLikelihood = CountLikelihood(model, data, solver=solver, options=options)
     else:
@@ -175,6 +178,35 @@ def finite_difference_hessian(objective, z: np.ndarray, step: float = HESSIAN_ST
         cols.append((g_plus - g_minus) / (2 * step))
     h = np.stack(cols, axis=1)
     return 0.5 * (h + h.T)
+
+
+def laplace_hessian(objective, z: np.ndarray) -> tuple[np.ndarray, int]:
+    """Hessian of the negative log density at a mode ``z``, by :func:`finite_difference_hessian`, with a larger step
+    where the first one gives a Hessian that is not positive definite; returns it and the objective's evaluations.
+
+    At a mode found by the optimiser a negative eigenvalue is more often the differences' error than a saddle: the
+    gradient through a fixed RK4 grid near its stability limit, or through the sigma points of a wide random effect,
+    is not smooth at the scale of :data:`HESSIAN_STEP`. On theophylline, transit absorption (3) with linear plus
+    Michaelis-Menten elimination had its smallest eigenvalue at -636 with a step of 1e-5 and -24 with 1e-4, and
+    +0.37 with 1e-3, while the log density along that eigenvector is convex; the Laplace draws of the
+    -24 Hessian spread over 500 orders of magnitude of a rate and none had a finite density. The steps of
+    :data:`HESSIAN_RETRY_STEPS` are tried in turn and the first positive definite Hessian is kept; if there is none,
+    the first one is returned (and the caller reports its negative eigenvalues).
+    """
+    first = finite_difference_hessian(objective, z)
+    evaluations = 2 * len(z)
+    if _positive_definite(first):
+        return first, evaluations
+    for step in HESSIAN_RETRY_STEPS:
+        hess = finite_difference_hessian(objective, z, step)
+        evaluations += 2 * len(z)
+        if _positive_definite(hess):
+            return hess, evaluations
+    return first, evaluations
+
+
+def _positive_definite(hess: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(hess))) and float(np.linalg.eigvalsh(hess).min()) > 0.0
 
 
 def _grid_error(objective, z: np.ndarray) -> float:
@@ -419,7 +451,7 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         init_z = [z for _, z in initial_points(problem, init)[:-1] if np.all(np.isfinite(z))]
         steps, objective = _grid_following(objective, init_z, steps)
         if steps != grid_steps:
-            problem = _problem(model, data, engine, error, priors, solver, steps)
+            problem = _problem(model, data, engine, error, priors, solver, grid_steps, objective.substeps)
         check_s += time.perf_counter() - t0
     start_steps = steps
     result = find_map(problem, n_starts=n_starts, seed=seed, init=init, objective=objective,
@@ -436,10 +468,11 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         if (ok and not walled) or 2 * steps > MAX_GRID_STEPS:
             break
         # refine: the finer grid becomes the grid, started from the coarse optimum only; the problem that the
-        # fit keeps (for predictions) is built on a grid as fine. A MAP held at the grid's stability wall (its
-        # gradient still large) is refined too, although the grid is right at the MAP itself.
+        # fit keeps (for predictions) is built on the same grid (the compiled one, with as many substeps). A MAP
+        # held at the grid's stability wall (its gradient still large) is refined too, although the grid is right
+        # at the MAP itself.
         steps, objective = 2 * steps, objective.refined(2)
-        problem = _problem(model, data, engine, error, priors, solver, steps)
+        problem = _problem(model, data, engine, error, priors, solver, grid_steps, objective.substeps)
         result = find_map(problem, n_starts=0, seed=seed, init=[result.values], objective=objective,
                           ftol=SCREENING_FTOL, maxcor=LBFGS_MEMORY)
         optimise_s += result.optimise_seconds
@@ -487,7 +520,7 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
         compile_s += seconds
         fallback = _search(exact_problem, exact_objective, n_starts=n_starts, seed=seed, init=[result.values, *init],
                            agreement=SCREENING_AGREEMENT)
-        if better(fallback):
+        if better(fallback) or (fallback is not None and not ok):
             result, problem, objective, exact = fallback, exact_problem, exact_objective, True
             solver, steps, error_m2ll, ok = exact_problem.likelihood.compiled.solver, 0, 0.0, True
     t0 = time.perf_counter()
@@ -523,9 +556,9 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
     hess = None
     if hessian:
         t0 = time.perf_counter()
-        hess = finite_difference_hessian(objective, result.unconstrained)
+        hess, n = laplace_hessian(objective, result.unconstrained)
         optimise_s += time.perf_counter() - t0
-        evaluations += 2 * problem.dimension
+        evaluations += n
     facts = ScreeningFacts(solver, steps, float(error_m2ll), bool(ok), compile_s, optimise_s, check_s, evaluations,
                            float(ml_loglik), ml_values)
     return result, hess, facts, RowFunction(objective) if rows else None
