@@ -513,8 +513,9 @@ def screen(model: ODEModel, data, *, engine: str | MomentEngine = "sigma", error
             recheck()
             held = _gradient_norm(objective, result.unconstrained) > WALL_GRADIENT_NORM
     exact = False
-    if held:
-        # no optimum away from the wall on any grid: the exact path (adaptive solver, as a full fit), one compilation
+    if held or (not linear and not ok):
+        # no optimum away from the wall on any grid, or the finest grid is wrong at the MAP: the exact path (adaptive
+        # solver, as a full fit), one compilation
         exact_problem = _problem(model, data, engine, error, priors, "auto", 1)
         exact_objective, seconds = compiled_objective(exact_problem, rows=rows)
         compile_s += seconds
