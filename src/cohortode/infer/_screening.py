@@ -66,7 +66,8 @@ from ._optimize import MapResult, find_map
 from ._problem import BayesianProblem
 
 __all__ = ["ScreeningFacts", "RowFunction", "screen", "finite_difference_hessian", "laplace_hessian",
-           "SCREENING_GRID_STEPS", "MAX_GRID_STEPS", "GRID_TOLERANCE_M2LL", "HESSIAN_STEP", "maximise_likelihood", "SCREENING_AGREEMENT", "SCREENING_FTOL"]
+           "SCREENING_GRID_STEPS", "MAX_GRID_STEPS", "GRID_TOLERANCE_M2LL", "HESSIAN_STEP", "maximise_likelihood",
+           "SCREENING_AGREEMENT", "SCREENING_FTOL"]
 
 SCREENING_GRID_STEPS = 64
 """Initial grid resolution of the RK4 path (steps per dosing segment, before adding observation times)."""
